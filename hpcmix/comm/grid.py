@@ -1,0 +1,169 @@
+"""The 4-D process grid over the global lattice.
+
+Directions mu = 0, 1, 2, 3 are x, y, z, t; local arrays are indexed ``[t, z, y, x, ...]`` so
+direction mu is array axis ``3 - mu``. One process without mpiexec is the same code on a 1x1x1x1
+grid. Reductions are accumulated in float64 and summed in rank order, so they are deterministic
+for a fixed grid and bitwise identical on every rank.
+"""
+
+import numpy as np
+from mpi4py import MPI
+
+from ..errors import DeckError, HpcmixError
+
+
+def world():
+    return MPI.COMM_WORLD
+
+
+def _prime_factors(n):
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return sorted(out, reverse=True)
+
+
+def auto_grid(dims, size):
+    """Split ``size`` ranks over directions, largest local extent first (ties go to t, then z, y, x),
+    keeping every local extent even. Raises HpcmixError where no such split exists."""
+    grid = [1, 1, 1, 1]
+    for p in _prime_factors(size):
+        best = None
+        for mu in (3, 2, 1, 0):
+            local = dims[mu] // grid[mu]
+            if local % p == 0 and (local // p) % 2 == 0 and (best is None or local > dims[best] // grid[best]):
+                best = mu
+        if best is None:
+            raise HpcmixError(f"cannot split lattice {list(dims)} over {size} ranks with even local extents",
+                              collective=True)
+        grid[best] *= p
+    return grid
+
+
+def check_grid(dims, grid, size, file=None):
+    """Check a process grid against the lattice and the number of ranks (a DeckError if it does not fit)."""
+    if len(grid) != 4 or any(g < 1 for g in grid):
+        raise DeckError(f"process grid must be 4 positive integers, got {grid}", file=file, stage="run", key="grid")
+    if int(np.prod(grid)) != size:
+        raise DeckError(f"process grid {grid} has {int(np.prod(grid))} ranks but the job has {size}",
+                        file=file, stage="run", key="grid")
+    for mu in range(4):
+        if dims[mu] % grid[mu]:
+            raise DeckError(f"lattice extent {dims[mu]} in direction {'xyzt'[mu]} is not divisible by the "
+                            f"process grid {grid[mu]}", file=file, stage="run", key="grid")
+        if (dims[mu] // grid[mu]) % 2:
+            raise DeckError(f"local extent {dims[mu] // grid[mu]} in direction {'xyzt'[mu]} is odd; even-odd "
+                            f"preconditioning needs even local extents", file=file, stage="run", key="grid")
+
+
+class ProcessGrid:
+    """A Cartesian grid of MPI ranks covering the global lattice ``dims = [X, Y, Z, T]``."""
+
+    def __init__(self, dims, grid=None, comm=None):
+        comm = comm if comm is not None else MPI.COMM_WORLD
+        self.dims = [int(d) for d in dims]
+        self.grid = list(grid) if grid is not None else auto_grid(self.dims, comm.size)
+        check_grid(self.dims, self.grid, comm.size)
+        # MPI's Cartesian order is row-major with the last dimension fastest: use (t, z, y, x).
+        self.cart = comm.Create_cart(self.grid[::-1], periods=[True] * 4, reorder=False)
+        self.rank, self.size = self.cart.rank, self.cart.size
+        self.coords = list(self.cart.Get_coords(self.rank))[::-1]  # (x, y, z, t)
+        self.local_dims = [d // g for d, g in zip(self.dims, self.grid)]
+        self.offset = [c * l for c, l in zip(self.coords, self.local_dims)]
+        self.neighbours = []  # per mu: (backward rank, forward rank)
+        for mu in range(4):
+            back, fwd = self.cart.Shift(3 - mu, 1)
+            self.neighbours.append((back, fwd))
+
+    # ---- reductions -------------------------------------------------------------------------
+    def sum(self, value):
+        """Global sum of a float or complex scalar, in float64, summed in rank order."""
+        value = complex(value) if np.iscomplexobj(value) else float(value)
+        if self.size == 1:
+            return value
+        parts = self.cart.allgather(value)
+        total = parts[0]
+        for p in parts[1:]:
+            total = total + p
+        return total
+
+    def sum_array(self, array):
+        """Element-wise global sum of a small array (float64/complex128), in rank order."""
+        array = np.asarray(array)
+        array = array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
+        if self.size == 1:
+            return array
+        parts = self.cart.allgather(array)
+        total = parts[0].copy()
+        for p in parts[1:]:
+            total += p
+        return total
+
+    def max(self, value):
+        return value if self.size == 1 else self.cart.allreduce(value, op=MPI.MAX)
+
+    def xor(self, value):
+        """Bitwise XOR of an unsigned integer over all ranks (for checksums)."""
+        return int(value) if self.size == 1 else int(self.cart.allreduce(int(value), op=MPI.BXOR))
+
+    def any(self, flag):
+        return bool(flag) if self.size == 1 else bool(self.cart.allreduce(bool(flag), op=MPI.LOR))
+
+    def allgather(self, obj):
+        return [obj] if self.size == 1 else self.cart.allgather(obj)
+
+    def bcast(self, obj, root=0):
+        return obj if self.size == 1 else self.cart.bcast(obj, root=root)
+
+    def barrier(self):
+        if self.size > 1:
+            self.cart.Barrier()
+
+    # ---- halo exchange ----------------------------------------------------------------------
+    def start_shift(self, array, mu, k):
+        """Begin ``out[x] = array[x + k mu]`` (periodic over the global lattice, |k| <= local extent).
+
+        Faces travel with non-blocking sends in the array's own dtype (low-precision storage ships
+        as stored). Returns a handle whose ``wait()`` gives the shifted array.
+        """
+        return _Shift(self, array, mu, k)
+
+    def shift(self, array, mu, k):
+        return self.start_shift(array, mu, k).wait()
+
+
+class _Shift:
+    def __init__(self, pg, array, mu, k):
+        self.pg, self.mu, self.k, self.axis = pg, mu, k, 3 - mu
+        self.local = np.roll(array, -k, axis=self.axis)
+        self.requests = []
+        if pg.grid[mu] == 1 or k == 0:
+            return
+        length = array.shape[self.axis]
+        if abs(k) > length:
+            raise HpcmixError(f"shift by {k} exceeds the local extent {length} in direction {'xyzt'[mu]}")
+        back, fwd = pg.neighbours[mu]
+        sl = [slice(None)] * array.ndim
+        if k > 0:  # my first k slices go backward; the forward neighbour's first k fill my end
+            sl[self.axis] = slice(0, k)
+            send, dest, source = array[tuple(sl)], back, fwd
+            sl[self.axis] = slice(length - k, length)
+        else:
+            sl[self.axis] = slice(length + k, length)
+            send, dest, source = array[tuple(sl)], fwd, back
+            sl[self.axis] = slice(0, -k)
+        self.target = tuple(sl)
+        self.sendbuf = np.ascontiguousarray(send)
+        self.recvbuf = np.empty_like(self.sendbuf)
+        tag = 16 * mu + (k + 8 if k < 0 else k)
+        self.requests = [pg.cart.Irecv(self.recvbuf, source=source, tag=tag),
+                         pg.cart.Isend(self.sendbuf, dest=dest, tag=tag)]
+
+    def wait(self):
+        if self.requests:
+            MPI.Request.Waitall(self.requests)
+            self.local[self.target] = self.recvbuf
+        return self.local

@@ -1,0 +1,5 @@
+"""Local geometry of the distributed lattice."""
+
+from .geometry import Lattice
+
+__all__ = ["Lattice"]

@@ -1,0 +1,92 @@
+"""The distributed lattice: global extents ``[X, Y, Z, T]``, this rank's box, parities.
+
+Local arrays are indexed ``[t, z, y, x, ...]`` (x fastest); direction mu = 0..3 is x, y, z, t and
+array axis ``3 - mu``. Site parity is (x + y + z + t) mod 2 on global coordinates.
+"""
+
+import numpy as np
+
+from ..comm import ProcessGrid
+
+
+class Lattice:
+    def __init__(self, dims, grid=None, comm=None, process_grid=None):
+        self.pg = process_grid if process_grid is not None else ProcessGrid(dims, grid, comm)
+        self.dims = list(self.pg.dims)
+        self.local_dims = list(self.pg.local_dims)
+        self.offset = list(self.pg.offset)
+        self.shape = tuple(self.local_dims[::-1])  # (T, Z, Y, X) local
+        self.global_shape = tuple(self.dims[::-1])
+        self.volume = int(np.prod(self.dims))
+        self.local_volume = int(np.prod(self.local_dims))
+        self._parity = None
+
+    # ---- coordinates ---------------------------------------------------------------------------
+    def coordinate(self, mu):
+        """Global coordinate x_mu of every local site, shaped to broadcast over ``self.shape``."""
+        c = np.arange(self.local_dims[mu]) + self.offset[mu]
+        shape = [1, 1, 1, 1]
+        shape[3 - mu] = self.local_dims[mu]
+        return c.reshape(shape)
+
+    @property
+    def parity(self):
+        """(x + y + z + t) mod 2 of every local site (global coordinates)."""
+        if self._parity is None:
+            self._parity = (sum(self.coordinate(mu) for mu in range(4)) % 2).astype(np.int8)
+        return self._parity
+
+    def box(self):
+        """This rank's part of the canonical ``[t, z, y, x]`` array as a tuple of slices."""
+        return tuple(slice(o, o + n) for o, n in zip(self.offset[::-1], self.local_dims[::-1]))
+
+    def global_index(self):
+        """Lexicographic global site index t*ZYX + z*YX + y*X + x of every local site (int64)."""
+        X, Y, Z, _ = self.dims
+        return (((self.coordinate(3) * Z + self.coordinate(2)) * Y + self.coordinate(1)) * X
+                + self.coordinate(0)).astype(np.int64)
+
+    def owns(self, site):
+        """Whether global site ``[x, y, z, t]`` is on this rank; returns its local index tuple or None."""
+        local = [s - o for s, o in zip(site, self.offset)]
+        if all(0 <= c < n for c, n in zip(local, self.local_dims)):
+            return tuple(local[::-1])
+        return None
+
+    # ---- reductions and communication ---------------------------------------------------------
+    def inner(self, a, b):
+        """Global <a, b> = sum conj(a) b, accumulated in complex128."""
+        return self.pg.sum(np.vdot(a.astype(np.complex128, copy=False).ravel(),
+                                   b.astype(np.complex128, copy=False).ravel()))
+
+    def norm2(self, a):
+        """Global |a|^2 accumulated in float64."""
+        a = a.astype(np.complex128, copy=False).ravel()
+        return self.pg.sum(np.vdot(a, a).real)
+
+    def shift(self, array, mu, k=1):
+        """``out[x] = array[x + k mu]`` with periodic wrap over the global lattice."""
+        return self.pg.shift(array, mu, k)
+
+    def gather(self, local, root=0):
+        """The canonical global array on ``root`` (None elsewhere) from every rank's local part."""
+        if self.pg.size == 1:
+            return local.copy()
+        parts = self.pg.cart.gather((self.box(), np.ascontiguousarray(local)), root=root)
+        if self.pg.rank != root:
+            return None
+        out = np.empty(self.global_shape + local.shape[4:], dtype=local.dtype)
+        for box, part in parts:
+            out[box] = part
+        return out
+
+    def allgather(self, local):
+        """The canonical global array on every rank."""
+        return self.pg.bcast(self.gather(local))
+
+    def scatter(self, global_array):
+        """This rank's part of a canonical global array present on every rank."""
+        return np.ascontiguousarray(global_array[self.box()])
+
+    def zeros(self, inner_shape, dtype=np.complex128):
+        return np.zeros(self.shape + tuple(inner_shape), dtype=dtype)

@@ -1,0 +1,205 @@
+"""Declared parameters: every stage, operator, solver and format states its deck keys in one place.
+
+A component declares ``params = {"key": Param(type, default, doc, unit=...)}``. :func:`validate`
+checks a deck table against that declaration before any work starts and returns a dict with every
+default filled in. Nested components (``operator = {kind = "wilson", ...}``) are validated against
+the registry entry that their ``kind`` names, recursively.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DeckError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Component:
+    """A nested table ``{kind = NAME, ...}`` naming an entry of registry kind ``registry_kind``;
+    a bare string ``NAME`` is shorthand for ``{kind = NAME}``."""
+
+    registry_kind: str
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list whose items have type ``item`` (and exactly ``length`` of them where given)."""
+
+    item: Any
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The name of an earlier stage whose result is of type ``produces`` (e.g. "gauge");
+    the default ``LATEST`` means the most recent such stage."""
+
+    produces: str
+
+
+LATEST = "<latest>"
+
+
+@dataclass(frozen=True)
+class PathParam:
+    """A file path, relative to the deck's folder; ``must_exist`` checks it before the run."""
+
+    must_exist: bool = True
+
+
+@dataclass(frozen=True)
+class Param:
+    type: Any
+    default: Any = REQUIRED
+    doc: str = ""
+    unit: str = ""
+    choices: tuple | None = None
+    check: Any = field(default=None, compare=False)  # callable(value) -> error string or None
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+
+def type_name(t):
+    if isinstance(t, Component):
+        return f"table with kind = <one of the registered {t.registry_kind}>"
+    if isinstance(t, ListOf):
+        n = f"{t.length} " if t.length else ""
+        return f"list of {n}{type_name(t.item)}"
+    if isinstance(t, PathParam):
+        return "path"
+    if isinstance(t, Ref):
+        return f"name of an earlier stage giving a {t.produces}"
+    if isinstance(t, tuple):
+        return " or ".join(type_name(x) for x in t)
+    return {int: "integer", float: "number", str: "string", bool: "boolean", dict: "table"}.get(t, str(t))
+
+
+class Validator:
+    """Validates deck tables; carries where the table is (file, stage) for the error messages."""
+
+    def __init__(self, registry, file=None, base_dir=None):
+        self.registry = registry
+        self.file = file
+        self.base_dir = Path(base_dir) if base_dir is not None else Path(".")
+        self.produced = []  # (stage name, type) of the stages validated so far, in deck order
+
+    def error(self, message, stage=None, key=None):
+        return DeckError(message, file=self.file, stage=stage, key=key)
+
+    def table(self, params, table, *, stage=None, prefix="", ignore=()):
+        """Validate ``table`` against ``params``; return a new dict with defaults filled in."""
+        if not isinstance(table, dict):
+            raise self.error(f"expected a table, got {type(table).__name__}", stage, prefix.rstrip(".") or None)
+        unknown = [k for k in table if k not in params and k not in ignore]
+        if unknown:
+            allowed = ", ".join(sorted(params)) or "(none)"
+            raise self.error(f"unknown key; allowed keys are: {allowed}", stage, prefix + unknown[0])
+        out = {}
+        for key, p in params.items():
+            full = prefix + key
+            if key not in table and isinstance(p.type, Ref) and p.default is LATEST:
+                out[key] = self.ref(p.type, None, stage=stage, key=full)
+                continue
+            if key not in table:
+                if p.required:
+                    raise self.error(f"missing required key ({type_name(p.type)}: {p.doc})", stage, full)
+                out[key] = p.default
+                continue
+            value = self.value(p.type, table[key], stage=stage, key=full)
+            if p.choices is not None and value not in p.choices:
+                raise self.error(f"{value!r} is not one of {', '.join(map(repr, p.choices))}", stage, full)
+            if p.check is not None:
+                problem = p.check(value)
+                if problem:
+                    raise self.error(problem, stage, full)
+            out[key] = value
+        return out
+
+    def value(self, t, v, *, stage, key):
+        if isinstance(t, tuple):
+            for alternative in t:
+                try:
+                    return self.value(alternative, v, stage=stage, key=key)
+                except DeckError:
+                    continue
+            raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
+        if isinstance(t, Component):
+            return self.component(t.registry_kind, v, stage=stage, key=key)
+        if isinstance(t, Ref):
+            if not isinstance(v, str):
+                raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
+            return self.ref(t, v, stage=stage, key=key)
+        if isinstance(t, ListOf):
+            if not isinstance(v, list):
+                raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
+            if t.length is not None and len(v) != t.length:
+                raise self.error(f"expected {t.length} entries, got {len(v)}", stage, key)
+            return [self.value(t.item, x, stage=stage, key=f"{key}[{i}]") for i, x in enumerate(v)]
+        if isinstance(t, PathParam):
+            if not isinstance(v, str):
+                raise self.error(f"expected a path string, got {type(v).__name__} {v!r}", stage, key)
+            path = Path(v).expanduser()
+            if not path.is_absolute():
+                path = self.base_dir / path
+            if t.must_exist and not path.exists():
+                raise self.error(f"file not found: {path}", stage, key)
+            return str(path)
+        if t is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise self.error(f"expected a number, got {type(v).__name__} {v!r}", stage, key)
+            return float(v)
+        if t is int:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise self.error(f"expected an integer, got {type(v).__name__} {v!r}", stage, key)
+            return v
+        if t in (str, bool, dict):
+            if not isinstance(v, t) or (t is not bool and isinstance(v, bool)):
+                raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
+            return v
+        raise TypeError(f"unsupported parameter type {t!r}")
+
+    def ref(self, t, name, *, stage, key):
+        """Resolve a reference to an earlier stage's result of type ``t.produces``."""
+        candidates = [n for n, typ in self.produced if typ == t.produces]
+        if name is None:
+            if not candidates:
+                raise self.error(f"needs a {t.produces} from an earlier stage, and there is none", stage, key)
+            return candidates[-1]
+        if name not in candidates:
+            known = ", ".join(candidates) or "none"
+            raise self.error(f"no earlier stage named '{name}' gives a {t.produces} (earlier ones that do: "
+                             f"{known})", stage, key)
+        return name
+
+    def component(self, kind, v, *, stage, key):
+        """Validate a nested component table against the registered entry that its ``kind`` names."""
+        if isinstance(v, str):
+            v = {"kind": v}
+        if not isinstance(v, dict):
+            raise self.error(f"expected {type_name(Component(kind))}, got {type(v).__name__} {v!r}", stage, key)
+        if "kind" not in v:
+            raise self.error(f"missing 'kind'; registered {kind}: {', '.join(self.registry.names(kind))}",
+                             stage, f"{key}.kind")
+        entry = self.registry.lookup(kind, v["kind"], error=lambda m: self.error(m, stage, f"{key}.kind"))
+        out = self.table(entry.params, {k: x for k, x in v.items() if k != "kind"}, stage=stage, prefix=key + ".")
+        out["kind"] = v["kind"]
+        extra = getattr(entry, "validate_config", None)
+        if extra is not None:
+            problem = extra(out, self.registry)
+            if problem:
+                bad_key, message = problem
+                raise self.error(message, stage, f"{key}.{bad_key}")
+        return out
+
+
+def describe(params):
+    """Rows (key, type, default, unit, doc) for documentation and ``hpcmix plugins -v``."""
+    rows = []
+    for key, p in params.items():
+        default = "required" if p.required else repr(p.default)
+        rows.append((key, type_name(p.type), default, p.unit, p.doc))
+    return rows

@@ -1,0 +1,105 @@
+"""The plugin registry: one pluggy manager whose hooks collect every registrable thing.
+
+Order of registration: built-ins (``BUILTIN_PLUGINS``, through the same hooks as everybody else),
+then the ``hpcmix`` entry-point group, then modules a deck names in ``[run] plugins``. Two plugins
+registering the same name for the same kind is an error, never a silent override.
+"""
+
+import importlib
+
+import pluggy
+
+from . import hookspecs
+from .errors import HpcmixError
+from .hookspecs import KINDS
+
+#: Built-in plugin modules, one per area, each with ``@hookimpl`` functions like any third-party plugin.
+BUILTIN_PLUGINS = (
+    "hpcmix.precision.plugin",
+    "hpcmix.backends.plugin",
+    "hpcmix.operators.plugin",
+    "hpcmix.solvers.plugin",
+    "hpcmix.stages.plugin",
+    "hpcmix.io.plugin",
+)
+
+
+class Entry:
+    """One registered object and where it came from."""
+
+    __slots__ = ("kind", "name", "obj", "origin")
+
+    def __init__(self, kind, name, obj, origin):
+        self.kind, self.name, self.obj, self.origin = kind, name, obj, origin
+
+
+class Registry:
+    def __init__(self, pm):
+        self.pm = pm
+        self._entries = {kind: {} for kind in KINDS}
+        origins = {}
+        for plugin, dist in pm.list_plugin_distinfo():
+            origins[id(plugin)] = f"{dist.project_name} {dist.version} (entry point)"
+        for kind in KINDS:
+            for impl in getattr(pm.hook, kind).get_hookimpls():
+                origin = origins.get(id(impl.plugin), _origin_of(impl.plugin_name))
+                for obj in impl.function() or ():
+                    name = getattr(obj, "name", None)
+                    if not name:
+                        raise HpcmixError(f"plugin {origin}: a registered {kind[:-1]} has no 'name'")
+                    if name in self._entries[kind]:
+                        first = self._entries[kind][name].origin
+                        raise HpcmixError(f"{kind[:-1]} '{name}' is registered twice: by {first} and by {origin}")
+                    self._entries[kind][name] = Entry(kind, name, obj, origin)
+
+    def names(self, kind):
+        return sorted(self._entries[kind])
+
+    def entries(self, kind):
+        return [self._entries[kind][n] for n in self.names(kind)]
+
+    def lookup(self, kind, name, error=None):
+        """The object registered as ``name`` of ``kind``; an unknown name lists the available ones."""
+        try:
+            return self._entries[kind][name].obj
+        except KeyError:
+            message = f"unknown {kind[:-1]} '{name}'; registered {kind}: {', '.join(self.names(kind))}"
+            raise (error(message) if error else HpcmixError(message)) from None
+
+    def fingerprint(self):
+        """A sorted description of everything registered, compared across MPI ranks."""
+        return tuple((k, e.name, e.origin) for k in KINDS for e in self.entries(k))
+
+
+def _origin_of(plugin_name):
+    if plugin_name in BUILTIN_PLUGINS:
+        return f"hpcmix (built-in, {plugin_name})"
+    return f"module {plugin_name}"
+
+
+def make_plugin_manager(extra_modules=(), entry_points=True):
+    pm = pluggy.PluginManager("hpcmix")
+    pm.add_hookspecs(hookspecs)
+    for mod in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(mod), name=mod)
+    if entry_points:
+        pm.load_setuptools_entrypoints("hpcmix")
+    for mod in extra_modules:
+        try:
+            module = importlib.import_module(mod)
+        except ImportError as exc:
+            raise HpcmixError(f"cannot import plugin module '{mod}': {exc}", collective=True) from None
+        if pm.get_plugin(mod) is None and not pm.is_registered(module):
+            pm.register(module, name=mod)
+    return pm
+
+
+_cache = {}
+
+
+def get_registry(extra_modules=()):
+    """The registry with built-ins, entry-point plugins and ``extra_modules`` (cached per set)."""
+    key = tuple(extra_modules)
+    if key not in _cache:
+        _cache[key] = Registry(make_plugin_manager(key))
+    return _cache[key]

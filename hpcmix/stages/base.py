@@ -1,0 +1,37 @@
+"""The stage interface and the context stages run in.
+
+A stage class declares ``name`` (its deck ``kind``), ``params`` (see :mod:`hpcmix.params`) and
+``produces`` (the type of the object it leaves under its own name for later stages: "gauge",
+"propagator", "correlator", "dense_solution", ... or None). ``run(ctx, cfg)`` gets the validated
+config and returns that object. Results go to ``ctx.results`` under the group ``/<stage name>``.
+"""
+
+
+class Stage:
+    name = ""
+    description = ""
+    params = {}
+    produces = None
+
+    def run(self, ctx, cfg):
+        raise NotImplementedError
+
+
+class Context:
+    """What a running stage sees: the lattice (None for a deck without one), the registry, the
+    backend, the named objects of earlier stages, the results file and the deck."""
+
+    def __init__(self, *, lattice, registry, backend, results, deck, log):
+        self.lattice = lattice
+        self.registry = registry
+        self.backend = backend
+        self.results = results
+        self.deck = deck
+        self.objects = {}
+        self.log = log
+        self.stage = None  # name of the stage now running
+
+    @property
+    def comm(self):
+        """The process grid (or a serial stand-in where the deck has no lattice)."""
+        return self.lattice.pg if self.lattice is not None else self.deck.process_grid
