@@ -11,7 +11,7 @@ hookspec = pluggy.HookspecMarker("hpcmix")
 hookimpl = pluggy.HookimplMarker("hpcmix")
 
 #: The kinds of registrable things, in the order ``hpcmix plugins`` lists them.
-KINDS = ("precisions", "backends", "operators", "solvers", "stages", "formats")
+KINDS = ("precisions", "backends", "operators", "solvers", "sources", "stages", "formats")
 
 
 @hookspec
@@ -34,6 +34,11 @@ def operators():
 def solvers():
     """Return a list of solver classes (``name``, ``params``; instances applied to an operator give
     its inverse)."""
+
+
+@hookspec
+def sources():
+    """Return a list of source classes (``name``, ``params`` and ``build(lattice, cfg, ctx)``)."""
 
 
 @hookspec

@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = (
     "hpcmix.backends.plugin",
     "hpcmix.operators.plugin",
     "hpcmix.solvers.plugin",
+    "hpcmix.sources.plugin",
     "hpcmix.stages.plugin",
     "hpcmix.io.plugin",
 )

@@ -167,3 +167,23 @@ class _Shift:
             MPI.Request.Waitall(self.requests)
             self.local[self.target] = self.recvbuf
         return self.local
+
+
+def collective(pg, action, error_type, *, what=""):
+    """Run ``action()`` on every rank and agree on failure: if it raised on any rank, every rank
+    raises the same ``error_type`` (the lowest failing rank's message, marked collective), so the
+    job can end cleanly instead of leaving ranks waiting. Returns ``action()``'s value."""
+    message = None
+    try:
+        value = action()
+    except (HpcmixError, OSError, ValueError, KeyError, TypeError) as exc:
+        message, value = str(exc) or type(exc).__name__, None
+    messages = pg.allgather(message) if pg is not None else [message]
+    failed = [(r, m) for r, m in enumerate(messages) if m is not None]
+    if failed:
+        rank, first = failed[0]
+        suffix = f" (on rank {rank} of {len(messages)})" if len(messages) > 1 else ""
+        exc = error_type(f"{what}{first}{suffix}")
+        exc.collective = True
+        raise exc
+    return value

@@ -2,7 +2,7 @@
 
 A stage class declares ``name`` (its deck ``kind``), ``params`` (see :mod:`hpcmix.params`) and
 ``produces`` (the type of the object it leaves under its own name for later stages: "gauge",
-"propagator", "correlator", "dense_solution", ... or None). ``run(ctx, cfg)`` gets the validated
+"propagator", "correlator", "dense_solution", ... or None) and ``needs_lattice``. ``run(ctx, cfg)`` gets the validated
 config and returns that object. Results go to ``ctx.results`` under the group ``/<stage name>``.
 """
 
@@ -12,6 +12,7 @@ class Stage:
     description = ""
     params = {}
     produces = None
+    needs_lattice = True  # False for stages that work without a lattice (dense linear algebra)
 
     def run(self, ctx, cfg):
         raise NotImplementedError

@@ -1,0 +1,17 @@
+"""The numpy reference backend: simple vectorized kernels, the oracle the others are tested against."""
+
+import numpy as np
+
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    description = "numpy reference (vectorized, CPU)"
+
+    @property
+    def xp(self):
+        return np
+
+    def asarray(self, host_array):
+        return np.asarray(host_array)

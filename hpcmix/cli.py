@@ -1,0 +1,173 @@
+"""The ``hpcmix`` command: run, check, plugins, info, convert, bench.
+
+Errors a user can fix (bad deck, bad file, unconverged solve) print one line naming the file,
+stage and key, with no traceback, and exit non-zero on every rank (2 for a bad deck or file).
+An error that only some ranks see aborts the whole MPI job, so no rank is left waiting.
+"""
+
+import argparse
+import importlib.util
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from mpi4py import MPI
+
+from . import __version__
+from .errors import HpcmixError
+from .io.warn import HpcmixWarning
+
+
+def _print0(*args, file=sys.stdout):
+    if MPI.COMM_WORLD.rank == 0:
+        print(*args, file=file, flush=True)
+
+
+def cmd_run(args):
+    from .deck import Deck
+    from .pipeline import run_deck
+
+    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    run_deck(deck, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_check(args):
+    from .deck import Deck
+
+    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    lat = f"lattice {deck.dims}, process grid {deck.grid}" if deck.dims else "no lattice"
+    _print0(f"{args.deck}: OK ({lat}, {len(deck.stages)} stages: "
+            f"{', '.join(f'{s.name} ({s.kind})' for s in deck.stages)})")
+    return 0
+
+
+def cmd_plugins(args):
+    from .hookspecs import KINDS
+    from .params import describe
+    from .registry import get_registry
+
+    registry = get_registry(tuple(args.plugin or ()))
+    for kind in KINDS:
+        _print0(f"{kind}:")
+        for e in registry.entries(kind):
+            desc = getattr(e.obj, "description", "")
+            _print0(f"  {e.name:<18} {desc:<60} [{e.origin}]")
+            if args.verbose and getattr(e.obj, "params", None):
+                for key, typ, default, unit, doc in describe(e.obj.params):
+                    _print0(f"      {key:<16} {typ:<24} default {default:<14} {unit} {doc}")
+    return 0
+
+
+def cmd_info(args):
+    from .pipeline import versions
+    from .registry import get_registry
+
+    registry = get_registry()
+    comm = MPI.COMM_WORLD
+    v = versions()
+    _print0(f"hpcmix {__version__} (python {v['python']}, numpy {v['numpy']}, h5py {v['h5py']})")
+    _print0(f"MPI: {v['mpi']}; {comm.size} rank(s)")
+    if args.dims:
+        from .comm import auto_grid
+        _print0(f"process grid for lattice {args.dims} on {comm.size} rank(s): {auto_grid(args.dims, comm.size)}")
+    _print0("backends:")
+    for e in registry.entries("backends"):
+        ok, why = e.obj.available()
+        _print0(f"  {e.name:<10} {'available' if ok else 'not available: ' + why}")
+    return 0
+
+
+def cmd_convert(args):
+    from .io.convert import convert
+    from .registry import get_registry
+
+    convert(get_registry(), args.input, args.output, src_format=args.src_format, dst_format=args.dst_format,
+            verify=not args.no_verify, overwrite=args.overwrite)
+    _print0(f"wrote {args.output}")
+    return 0
+
+
+def cmd_bench(args):
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    script = root / f"bench_{args.name}.py"
+    if not script.is_file():
+        known = sorted(p.stem[6:] for p in root.glob("bench_*.py")) if root.is_dir() else []
+        raise HpcmixError(f"no benchmark '{args.name}' (benchmarks ship with the source checkout in {root}; "
+                          f"known: {', '.join(known) or 'none'})", collective=True)
+    spec = importlib.util.spec_from_file_location(f"hpcmix_bench_{args.name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(args.args) or 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="hpcmix", description="mixed-precision lattice QCD and dense solvers")
+    p.add_argument("--version", action="version", version=f"hpcmix {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run an input deck")
+    r.add_argument("deck")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    r.set_defaults(func=cmd_run)
+    c = sub.add_parser("check", help="validate an input deck without running it")
+    c.add_argument("deck")
+    c.add_argument("--overwrite", action="store_true", help="do not complain about an existing output")
+    c.set_defaults(func=cmd_check)
+    pl = sub.add_parser("plugins", help="list what is registered and where it came from")
+    pl.add_argument("-v", "--verbose", action="store_true", help="also list every parameter")
+    pl.add_argument("--plugin", action="append", help="also load this plugin module")
+    pl.set_defaults(func=cmd_plugins)
+    i = sub.add_parser("info", help="version, backends, MPI library, process grid")
+    i.add_argument("--dims", type=int, nargs=4, metavar=("X", "Y", "Z", "T"), help="show the automatic grid")
+    i.set_defaults(func=cmd_info)
+    cv = sub.add_parser("convert", help="convert a gauge field between formats")
+    cv.add_argument("input")
+    cv.add_argument("output")
+    cv.add_argument("--from", dest="src_format", default="auto")
+    cv.add_argument("--to", dest="dst_format", default=None)
+    cv.add_argument("--no-verify", action="store_true", help="failed checks are warnings")
+    cv.add_argument("--overwrite", action="store_true")
+    cv.set_defaults(func=cmd_convert)
+    b = sub.add_parser("bench", help="run a benchmark (dense, dslash, mixed, ...)")
+    b.add_argument("name")
+    b.add_argument("args", nargs=argparse.REMAINDER)
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    print(f"hpcmix: warning: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    comm = MPI.COMM_WORLD
+    warnings.showwarning = _showwarning
+    if comm.rank != 0:
+        warnings.simplefilter("ignore", HpcmixWarning)
+    try:
+        return args.func(args)
+    except HpcmixError as exc:
+        if exc.collective or comm.size == 1:
+            _print0(f"hpcmix: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        print(f"hpcmix: error on rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
+        comm.Abort(exc.exit_code)
+    except KeyboardInterrupt:
+        comm.Abort(130) if comm.size > 1 else None
+        return 130
+    except Exception:
+        print(f"hpcmix: internal error on rank {comm.rank}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+        if comm.size > 1:
+            comm.Abort(1)
+        return 1
+
+
+def run_main():
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run_main()

@@ -1,0 +1,155 @@
+"""The input deck: TOML, validated completely before any work starts.
+
+    [run]      output, backend, grid, plugins, overwrite
+    [lattice]  dims = [X, Y, Z, T], boundary = [bx, by, bz, bt]
+    [[stage]]  name, kind, and the keys the stage kind declares
+
+Input paths are relative to the deck's folder; ``output`` is relative to the working directory.
+Every error names the deck file, the stage and the key (a :class:`~hpcmix.errors.DeckError`).
+"""
+
+import re
+import sys
+from pathlib import Path
+
+from .comm.grid import auto_grid, check_grid
+from .errors import DeckError, FormatError, HpcmixError
+from .params import ListOf, Param, Validator
+from .registry import get_registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RUN_PARAMS = {
+    "output": Param(str, doc="results file (HDF5), relative to the working directory"),
+    "backend": Param(str, "numpy", "backend that runs the kernels (see `hpcmix info`)"),
+    "grid": Param((ListOf(int, 4), str), "auto", "MPI process grid [Px, Py, Pz, Pt], or 'auto'"),
+    "plugins": Param(ListOf(str), [], "extra plugin modules to load on every rank"),
+    "overwrite": Param(bool, False, "replace an existing output file"),
+    "name": Param(str, "", "a name for the run (stored in the results)"),
+}
+LATTICE_PARAMS = {
+    "dims": Param((ListOf(int, 4), str), "from_file",
+                  "global extents [X, Y, Z, T]; default: from the first load_gauge stage's file"),
+    "boundary": Param(ListOf(float, 4), [1.0, 1.0, 1.0, -1.0], "fermion boundary phases (antiperiodic in t)"),
+}
+STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class StageSpec:
+    def __init__(self, name, kind, cls, cfg):
+        self.name, self.kind, self.cls, self.cfg = name, kind, cls, cfg
+
+
+class Deck:
+    """A validated deck. ``load`` raises DeckError (the same on every rank) on any problem."""
+
+    def __init__(self, path, text, run, dims, boundary, stages, registry, grid):
+        self.path, self.text = path, text
+        self.base_dir = path.parent
+        self.run, self.dims, self.boundary = run, dims, boundary
+        self.stages, self.registry, self.grid = stages, registry, grid
+
+    @classmethod
+    def load(cls, path, *, nranks=1, overwrite=False):
+        path = Path(path)
+        file = str(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise DeckError(f"cannot read deck: {exc.strerror or exc}", file=file) from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise DeckError(f"not valid TOML: {exc}", file=file) from None
+        unknown = [k for k in raw if k not in ("run", "lattice", "stage")]
+        if unknown:
+            raise DeckError("unknown section; a deck has [run], [lattice] and [[stage]]", file=file, key=unknown[0])
+        plugin_modules = raw.get("run", {}).get("plugins", []) if isinstance(raw.get("run"), dict) else []
+        try:
+            registry = get_registry(tuple(plugin_modules) if isinstance(plugin_modules, list) else ())
+        except HpcmixError as exc:
+            raise DeckError(str(exc), file=file, stage="run", key="plugins") from None
+        v = Validator(registry, file=file, base_dir=path.parent)
+        run = v.table(RUN_PARAMS, raw.get("run", {}), stage="run")
+        if run["backend"] not in registry.names("backends"):
+            raise v.error(f"unknown backend '{run['backend']}'; registered: {', '.join(registry.names('backends'))}",
+                          "run", "backend")
+        output = Path(run["output"])
+        if output.exists() and not (run["overwrite"] or overwrite):
+            raise v.error(f"output {output} exists; refusing to overwrite it (set overwrite = true or pass "
+                          "--overwrite)", "run", "output")
+        lattice = v.table(LATTICE_PARAMS, raw.get("lattice", {}), stage="lattice")
+        stages_raw = raw.get("stage", [])
+        if not isinstance(stages_raw, list) or not stages_raw:
+            raise DeckError("a deck needs at least one [[stage]]", file=file, stage=None, key="stage")
+        stages, names = [], set()
+        for i, table in enumerate(stages_raw):
+            stages.append(cls._stage(v, table, i, names))
+        dims = cls._dims(v, lattice, stages, registry)
+        grid = None
+        if dims is not None:
+            if any(d < 1 for d in dims):
+                raise v.error(f"lattice extents must be positive, got {dims}", "lattice", "dims")
+            if run["grid"] == "auto":
+                try:
+                    grid = auto_grid(dims, nranks)
+                except HpcmixError as exc:
+                    raise v.error(str(exc), "run", "grid") from None
+            elif isinstance(run["grid"], str):
+                raise v.error(f"expected a list of 4 integers or 'auto', got {run['grid']!r}", "run", "grid")
+            else:
+                grid = run["grid"]
+            check_grid(dims, grid, nranks, file=file)
+        return cls(path, text, run, dims, lattice["boundary"], stages, registry, grid)
+
+    @staticmethod
+    def _stage(v, table, i, names):
+        where = f"stage[{i}]"
+        if not isinstance(table, dict):
+            raise v.error("expected a table", where)
+        name = table.get("name")
+        if not isinstance(name, str) or not STAGE_NAME.match(name):
+            raise v.error("every stage needs a name (letters, digits, _ . -; not starting with a digit)", where, "name")
+        if name in names:
+            raise v.error("stage name used twice", name, "name")
+        names.add(name)
+        kind = table.get("kind")
+        if not isinstance(kind, str):
+            raise v.error(f"missing 'kind'; registered stages: {', '.join(v.registry.names('stages'))}", name, "kind")
+        cls = v.registry.lookup("stages", kind, error=lambda m: v.error(m, name, "kind"))
+        cfg = v.table(cls.params, table, stage=name, ignore=("name", "kind"))
+        extra = getattr(cls, "validate_config", None)
+        if extra is not None:
+            problem = extra(cfg, v.registry)
+            if problem:
+                raise v.error(problem[1], name, problem[0])
+        v.produced.append((name, cls.produces))
+        return StageSpec(name, kind, cls, cfg)
+
+    @staticmethod
+    def _dims(v, lattice, stages, registry):
+        """Lattice extents from [lattice] dims, else from the first load_gauge stage's file; every
+        gauge file must hold a field of the deck's extents."""
+        dims = lattice["dims"]
+        if isinstance(dims, str) and dims != "from_file":
+            raise v.error(f"expected a list of 4 integers, got {dims!r}", "lattice", "dims")
+        for s in stages:
+            file_dims = getattr(s.cls, "file_dims", None)
+            if file_dims is None:
+                continue
+            try:
+                found = list(file_dims(s.cfg, registry))
+            except FormatError as exc:
+                raise v.error(str(exc), s.name, "file") from None
+            if dims == "from_file":
+                dims = found
+            elif found != list(dims):
+                raise v.error(f"the file holds a {found} lattice but [lattice] dims = {list(dims)}", s.name, "file")
+        if dims == "from_file":
+            if any(s.cls.needs_lattice for s in stages):
+                raise v.error("missing required key (global extents [X, Y, Z, T])", "lattice", "dims")
+            return None
+        return list(dims)

@@ -1,0 +1,5 @@
+"""Lattice Dirac operators and the linear-operator interface solvers work with."""
+
+from .base import LinearOperator
+
+__all__ = ["LinearOperator"]

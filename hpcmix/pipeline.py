@@ -1,0 +1,69 @@
+"""Runs a validated deck: builds the lattice and backend, then the stages in order.
+
+Results go to one HDF5 file, written atomically (see :mod:`hpcmix.io.results`), with the deck,
+versions, process grid and per-stage timings as metadata.
+"""
+
+import platform
+import time
+
+import h5py
+import numpy as np
+from mpi4py import MPI
+
+from . import __version__
+from .backends import load_backend
+from .comm import collective
+from .errors import HpcmixError
+from .io.results import ResultsFile
+from .lattice import Lattice
+from .stages import Context
+
+
+def node_local_rank(comm):
+    """This rank's index among the ranks on its node (chooses the GPU of a multi-GPU node)."""
+    return comm.Split_type(MPI.COMM_TYPE_SHARED).rank
+
+
+def versions():
+    return {"hpcmix": __version__, "numpy": np.__version__, "h5py": h5py.__version__,
+            "mpi": MPI.Get_library_version().strip().splitlines()[0], "python": platform.python_version()}
+
+
+def run_deck(deck, *, overwrite=False, log=None):
+    """Run every stage of ``deck``; return {stage name: seconds}."""
+    comm = MPI.COMM_WORLD
+    rank = comm.rank
+    log = log or (lambda msg: print(msg, flush=True) if rank == 0 else None)
+    lattice = Lattice(deck.dims, deck.grid, comm) if deck.dims is not None else None
+    backend = load_backend(deck.registry, deck.run["backend"], node_local_rank(comm))
+    results = ResultsFile(deck.run["output"], rank=rank, overwrite=overwrite or deck.run["overwrite"])
+    meta = dict(versions(), deck=deck.text, deck_file=str(deck.path), run_name=deck.run["name"],
+                ranks=comm.size, backend=backend.name)
+    if lattice is not None:
+        meta.update(lattice=lattice.dims, process_grid=lattice.pg.grid, boundary=deck.boundary)
+    collective(comm, lambda: results.open(meta), HpcmixError)
+    ctx = Context(lattice=lattice, registry=deck.registry, backend=backend, results=results, deck=deck, log=log)
+    if lattice is not None:
+        log(f"hpcmix {__version__}: lattice {lattice.dims} on {comm.size} rank(s), process grid {lattice.pg.grid}, "
+            f"backend {backend.name}")
+    timings = {}
+    try:
+        for spec in deck.stages:
+            ctx.stage = spec.name
+            log(f"[{spec.name}] {spec.kind}")
+            t0 = time.perf_counter()
+            ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
+            timings[spec.name] = time.perf_counter() - t0
+            results.set_attrs(spec.name, {"kind": spec.kind, "seconds": timings[spec.name]})
+    except BaseException:
+        partial = results.abandon()
+        if partial is not None:
+            log(f"partial results kept in {partial}")
+        raise
+    results.set_attrs("/", {"seconds": sum(timings.values())})
+    results.commit()
+    comm.Barrier()
+    log(f"results written to {deck.run['output']}")
+    return timings
+

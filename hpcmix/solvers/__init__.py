@@ -1,0 +1,19 @@
+"""Krylov solvers as composable operators; see :mod:`hpcmix.solvers.base`."""
+
+from .base import InverseOperator, SolveResult, Solver
+from .evenodd import EvenOdd
+
+
+def make_solver(registry, cfg):
+    """A solver from its validated deck table ``{kind = ..., ...}``, nested preconditioners included."""
+    cfg = dict(cfg)
+    cls = registry.lookup("solvers", cfg.pop("kind"))
+    for key, value in list(cfg.items()):
+        if isinstance(value, dict) and "kind" in value:
+            cfg[key] = make_solver(registry, value)
+        elif key == "preconditioner" and value == "none":
+            cfg[key] = None
+    return cls(**cfg)
+
+
+__all__ = ["EvenOdd", "InverseOperator", "SolveResult", "Solver", "make_solver"]

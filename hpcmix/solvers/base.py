@@ -1,0 +1,105 @@
+"""Solvers as composable operators (GPT style) and the solve result record.
+
+A :class:`Solver` holds parameters; applied to a linear operator it gives an
+:class:`InverseOperator`, itself callable on a right-hand side, so a solver can precondition
+another (``GCR(preconditioner=MR(maxiter=4))``). Every solve returns a :class:`SolveResult`.
+Convergence is judged only on the true residual |b - A x| / |b| recomputed in float64 at the end
+(and wherever an iterated residual claims convergence); a solver never reports success without it.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..params import Param
+
+
+@dataclass
+class SolveResult:
+    x: Any
+    solver: str
+    iterations: int = 0
+    true_residual: float = float("nan")
+    history: list = field(default_factory=list)   # iterated |r| / |b| per iteration
+    converged: bool = False
+    reason: str = ""
+    precision: str = "double"
+    sloppy: str = "double"
+    reliable_updates: int = 0
+    restarts: int = 0
+    fallbacks: list = field(default_factory=list)
+    flops: float = 0.0
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)   # seconds per part (e.g. per precision)
+
+    def report(self):
+        """The record as plain values (for HDF5 attributes and logs), without the solution."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("x", "history")}
+        out["gflops"] = self.flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
+        return out
+
+
+class InverseOperator:
+    """``solver(op)``: applying it to b solves A x = b; ``solve`` also returns the record."""
+
+    def __init__(self, solver, op):
+        self.solver, self.op = solver, op
+        self.space = op.space
+        self.last = None
+
+    def solve(self, b, x0=None):
+        self.last = self.solver.solve(self.op, b, x0)
+        return self.last
+
+    def __call__(self, b):
+        return self.solve(b).x
+
+
+class Solver:
+    """Base of registered solvers: ``name``, declared ``params``, ``solve(op, b, x0)``."""
+
+    name = ""
+    description = ""
+    params = {
+        "tol": Param(float, 1e-10, "target true relative residual |b - A x| / |b|"),
+        "maxiter": Param(int, 10000, "maximum iterations (operator applications for MR)"),
+        "precision": Param(str, "double", "outer precision (the true residual and the solution)"),
+    }
+
+    def __init__(self, tol=1e-10, maxiter=10000, precision="double", **extra):
+        self.tol, self.maxiter, self.precision = tol, maxiter, precision
+        for k, v in extra.items():
+            setattr(self, k, v)
+
+    def __call__(self, op):
+        return InverseOperator(self, op)
+
+    def solve(self, op, b, x0=None):
+        raise NotImplementedError
+
+    # ---- helpers shared by the Krylov solvers ----------------------------------------------------
+    @staticmethod
+    def start(op, b, x0):
+        """(x, r, |b|) with r = b - A x computed in float64."""
+        x = np.zeros_like(b) if x0 is None else x0.copy()
+        r = b - op(x) if x0 is not None else b.copy()
+        return x, r, np.sqrt(op.space.norm2(b))
+
+    @staticmethod
+    def true_residual(op, b, x, bnorm):
+        r = b - op(x)
+        return r, (np.sqrt(op.space.norm2(r)) / bnorm if bnorm > 0 else 0.0)
+
+    def finish(self, op, b, x, bnorm, result, t0, applications, reason):
+        """Fill in the true residual, convergence, flops and time of ``result``."""
+        _, res = self.true_residual(op, b, x, bnorm)
+        result.x = x
+        result.true_residual = float(res)
+        result.converged = bool(res <= self.tol)
+        result.reason = "converged (true residual)" if result.converged else reason
+        result.flops += (applications + 1) * op.flops
+        result.seconds = time.perf_counter() - t0
+        result.timings.setdefault(self.precision, result.seconds)
+        return result

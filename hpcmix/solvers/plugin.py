@@ -1,0 +1,12 @@
+"""Built-in solvers, registered through the ``solvers`` hook."""
+
+from ..hookspecs import hookimpl
+from .bicgstab import BiCGstab
+from .cg import CG
+from .gcr import GCR
+from .mr import MR
+
+
+@hookimpl
+def solvers():
+    return [CG, BiCGstab, GCR, MR]

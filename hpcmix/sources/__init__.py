@@ -1,0 +1,1 @@
+"""Sources for propagator solves, registered through the ``sources`` hook."""

@@ -1,0 +1,89 @@
+"""The propagator stage: solve M x = b (or M^dag M x = b) for every component of a source.
+
+The propagator ``S[t, z, y, x, spin, color, source spin, source color]`` (staggered: no spin
+indices) is left for later stages; with ``save_solution`` it is also written as
+``/<stage>/solution`` in the canonical layout. Every solve writes its report under
+``/<stage>/solves/<component>`` (attributes, plus the residual history as a dataset).
+"""
+
+import numpy as np
+
+from ..errors import SolverError
+from ..params import LATEST, Component, Param, Ref
+from ..solvers import EvenOdd, make_solver
+from .base import Stage
+
+
+class Propagator:
+    """Solutions for every source component, with what made them."""
+
+    def __init__(self, lattice, data, field_shape, origin, operator, results):
+        self.lattice, self.data, self.field_shape = lattice, data, field_shape
+        self.origin, self.operator, self.results = origin, operator, results
+
+
+class PropagatorStage(Stage):
+    name = "propagator"
+    description = "solve the Dirac equation for every component of a source"
+    produces = "propagator"
+    params = {
+        "gauge": Param(Ref("gauge"), LATEST, "the gauge field"),
+        "operator": Param(Component("operators"), doc="the Dirac operator, e.g. {kind = \"wilson_clover\", kappa = 0.13, csw = 1.0}"),
+        "source": Param(Component("sources"), {"kind": "point", "site": [0, 0, 0, 0]}, "the source"),
+        "solver": Param(Component("solvers"), {"kind": "cg"}, "the solver, e.g. {kind = \"cg\", tol = 1e-10}"),
+        "solve": Param(str, "M", "which system: M x = b, or M^dag M x = b", choices=("M", "MdagM")),
+        "evenodd": Param(bool, True, "solve the even-odd (Schur) preconditioned system and reconstruct"),
+        "save_solution": Param(bool, False, "write the solution as /<stage>/solution"),
+    }
+
+    def run(self, ctx, cfg):
+        lattice = ctx.lattice
+        op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
+        src_kind = ctx.registry.lookup("sources", cfg["source"]["kind"])
+        dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
+        solver = make_solver(ctx.registry, cfg["solver"])
+        field_shape = op_kind.field_shape
+        sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
+        inverse = self.inverse(dirac, solver, cfg)
+        data = np.empty(lattice.shape + field_shape + field_shape, dtype=np.complex128)
+        flat = data.reshape(lattice.shape + field_shape + (-1,))
+        results = []
+        for i, b in enumerate(sources):
+            res = inverse.solve(b)
+            flat[..., i] = res.x
+            results.append(res)
+            self.write_report(ctx, i, res)
+            ctx.log(f"  source component {i}: {res.solver} {res.iterations} iterations, true residual "
+                    f"{res.true_residual:.3e}, {res.seconds:.2f} s")
+        total = {"iterations": sum(r.iterations for r in results), "seconds": sum(r.seconds for r in results),
+                 "converged": all(r.converged for r in results),
+                 "max_true_residual": max(r.true_residual for r in results),
+                 "operator": cfg["operator"], "source": cfg["source"], "solver": cfg["solver"],
+                 "evenodd": cfg["evenodd"], "solve": cfg["solve"]}
+        ctx.results.set_attrs(ctx.stage, total)
+        if cfg["save_solution"]:
+            ctx.results.write(f"{ctx.stage}/solution", lattice.gather(data))
+        bad = [i for i, r in enumerate(results) if not r.converged]
+        if bad:
+            raise SolverError(f"stage '{ctx.stage}': {len(bad)} of {len(results)} solves did not converge "
+                              f"(first: component {bad[0]}, {results[bad[0]].reason}, true residual "
+                              f"{results[bad[0]].true_residual:.3e})", collective=True)
+        return Propagator(lattice, data, field_shape, src_kind.origin(cfg["source"]), cfg["operator"]["kind"],
+                          results)
+
+    @staticmethod
+    def inverse(dirac, solver, cfg):
+        """The inverse operator for the requested system and preconditioning."""
+        if cfg["solve"] == "MdagM":
+            if hasattr(dirac, "normal_solver"):
+                return dirac.normal_solver(solver, evenodd=cfg["evenodd"])
+            return solver(dirac.operator().normal())
+        if cfg["evenodd"] and hasattr(dirac, "schur"):
+            return EvenOdd(solver)(dirac)
+        return solver(dirac.operator())
+
+    @staticmethod
+    def write_report(ctx, i, res):
+        group = f"{ctx.stage}/solves/{i}"
+        ctx.results.write(f"{group}/history", np.asarray(res.history, dtype=np.float64))
+        ctx.results.set_attrs(group, res.report())
