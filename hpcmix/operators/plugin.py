@@ -2,8 +2,9 @@
 
 from ..hookspecs import hookimpl
 from .specs import Wilson, WilsonClover
+from .staggered_specs import Asqtad, NaiveStaggered
 
 
 @hookimpl
 def operators():
-    return [Wilson, WilsonClover]
+    return [Wilson, WilsonClover, NaiveStaggered, Asqtad]

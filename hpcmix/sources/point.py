@@ -1,6 +1,7 @@
 """Point and wall sources.
 
-A source kind has ``name``, ``params`` and ``build(lattice, cfg, field_shape, ctx)`` returning a
+A source kind has ``name``, ``params``, optionally ``check_lattice(cfg, dims)`` (-> (key, message) or
+None, checked before the run) and ``build(lattice, cfg, field_shape, ctx)`` returning a
 list of local right-hand sides, one per source component: for Wilson fermions (field_shape (4, 3))
 12 components ordered (spin, color) -> 3 * spin + color, for staggered (3,) 3 colors.
 ``origin(cfg)`` gives the source time slice that correlators are measured from.
@@ -29,13 +30,17 @@ class PointSource:
         return None
 
     @classmethod
+    def check_lattice(cls, cfg, dims):
+        if any(s >= d for s, d in zip(cfg["site"], dims)):
+            return ("site", f"source site {cfg['site']} lies outside the lattice {dims}")
+        return None
+
+    @classmethod
     def origin(cls, cfg):
         return cfg["site"][3]
 
     @classmethod
     def build(cls, lattice, cfg, field_shape, ctx):
-        if any(s >= d for s, d in zip(cfg["site"], lattice.dims)):
-            raise ValueError(f"source site {cfg['site']} lies outside the lattice {lattice.dims}")
         local = lattice.owns([s for s in cfg["site"]])
         out = []
         for comp in unit_vectors(field_shape):
@@ -56,13 +61,15 @@ class WallSource:
         return ("t", "must be non-negative") if cfg["t"] < 0 else None
 
     @classmethod
+    def check_lattice(cls, cfg, dims):
+        return ("t", f"time slice {cfg['t']} lies outside the lattice {dims}") if cfg["t"] >= dims[3] else None
+
+    @classmethod
     def origin(cls, cfg):
         return cfg["t"]
 
     @classmethod
     def build(cls, lattice, cfg, field_shape, ctx):
-        if cfg["t"] >= lattice.dims[3]:
-            raise ValueError(f"wall source time slice {cfg['t']} lies outside the lattice {lattice.dims}")
         on = (lattice.coordinate(3) == cfg["t"])
         out = []
         for comp in unit_vectors(field_shape):

@@ -1,7 +1,8 @@
 """The propagator stage: solve M x = b (or M^dag M x = b) for every component of a source.
 
 The propagator ``S[t, z, y, x, spin, color, source spin, source color]`` (staggered: no spin
-indices) is left for later stages; with ``save_solution`` it is also written as
+indices; a source with another number of components, such as a file source, has one source index
+``S[..., color, k]``) is left for later stages; with ``save_solution`` it is also written as
 ``/<stage>/solution`` in the canonical layout. Every solve writes its report under
 ``/<stage>/solves/<component>`` (attributes, plus the residual history as a dataset).
 """
@@ -45,7 +46,9 @@ class PropagatorStage(Stage):
         field_shape = op_kind.field_shape
         sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
         inverse = self.inverse(dirac, solver, cfg)
-        data = np.empty(lattice.shape + field_shape + field_shape, dtype=np.complex128)
+        # one source component per field component (point, wall), else as many as the source gives (file)
+        source_shape = field_shape if len(sources) == int(np.prod(field_shape)) else (len(sources),)
+        data = np.empty(lattice.shape + field_shape + source_shape, dtype=np.complex128)
         flat = data.reshape(lattice.shape + field_shape + (-1,))
         results = []
         for i, b in enumerate(sources):
@@ -70,6 +73,12 @@ class PropagatorStage(Stage):
                               f"{results[bad[0]].true_residual:.3e})", collective=True)
         return Propagator(lattice, data, field_shape, src_kind.origin(cfg["source"]), cfg["operator"]["kind"],
                           results)
+
+    @staticmethod
+    def check_lattice(cfg, dims, registry):
+        check = getattr(registry.lookup("sources", cfg["source"]["kind"]), "check_lattice", None)
+        problem = check(cfg["source"], dims) if check is not None else None
+        return (f"source.{problem[0]}", problem[1]) if problem else None
 
     @staticmethod
     def inverse(dirac, solver, cfg):

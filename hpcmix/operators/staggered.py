@@ -1,0 +1,215 @@
+"""Staggered Dirac operators (naive and asqtad) in MILC's convention, with even-odd preconditioning.
+
+    M = 2 m + D,
+    D psi(x) = sum_mu [ W_mu(x) psi(x+mu) - W_mu(x-mu)^dag psi(x-mu)
+                        + L_mu(x) psi(x+3mu) - L_mu(x-3mu)^dag psi(x-3mu) ]
+
+(no factor 1/2), on color vectors psi[t, z, y, x, 3]. D is anti-Hermitian and connects even and odd
+sites only, so M^dag = 2 m - D and M^dag M = 4 m^2 - D^2 is parity-diagonal.
+
+The operator keeps its own copy of the thin links with MILC's staggered phases (on global
+coordinates, built in the order t, x, y, z)
+    eta_t = 1,  eta_x = (-1)^t,  eta_y = (-1)^(t+x),  eta_z = (-1)^(t+x+y)
+and the boundary phases b_mu (on the last global slice x_mu = L_mu - 1; antiperiodic in t by
+default) multiplied in: V_mu(x) = eta_mu(x) b_mu(x) U_mu(x). Naive staggered: W = V, L = 0. Asqtad:
+W and L are the fat and Naik links built from V (:mod:`hpcmix.operators.asqtad_links`).
+
+Epsilon-hermiticity: with eps(x) = (-1)^(x+y+z+t), eps D eps = -D, so M^dag = eps M eps and the
+propagator obeys G(0, x) = eps(0) eps(x) G(x, 0)^dag. The Goldstone pion (gamma5 x xi5)
+C(t) = sum_x eps(x) eps(0) tr[G(x, 0) G(0, x)] is therefore sum_x sum_colors |G(x, 0)|^2, which is
+what the meson stage computes from a point-source staggered propagator.
+
+Flops per site (DESIGN.md): asqtad hopping term 1146 (16 SU(3) mat-vecs at 66 and 15 vector adds at
+6), naive 570 (8 mat-vecs, 7 adds); the mass term and its add 12.
+"""
+
+import time
+
+import numpy as np
+
+from ..fields.su3 import dagger
+from ..solvers.evenodd import _accumulate
+from .asqtad_links import asqtad_links
+from .base import LinearOperator
+from .wilson import phased_links
+
+ASQTAD_FLOPS = 1146
+NAIVE_FLOPS = 570
+MASS_FLOPS = 12
+
+
+#: The directions whose coordinates enter eta_mu = (-1)^(sum of them): MILC's t, x, y, z order.
+_ETA_COORDINATES = {0: (3,), 1: (3, 0), 2: (3, 0, 1), 3: ()}
+
+
+def staggered_phase(lattice, mu):
+    """MILC's eta_mu(x) = +-1 on global coordinates (see module doc), on the local lattice."""
+    exponent = sum((lattice.coordinate(nu) for nu in _ETA_COORDINATES[mu]), np.zeros((1, 1, 1, 1), dtype=int))
+    return np.broadcast_to(1.0 - 2.0 * (exponent % 2), lattice.shape)
+
+
+def staggered_links(gauge, boundary):
+    """V_mu(x) = eta_mu(x) b_mu(x) U_mu(x) for mu = 0..3: the operator's phased copy of the links."""
+    links = phased_links(gauge, boundary)
+    return [staggered_phase(gauge.lattice, mu)[..., None, None] * links[mu] for mu in range(4)]
+
+
+class _Shifted:
+    """An already completed shift with the handle interface of ``ProcessGrid.start_shift``."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def wait(self):
+        return self.array
+
+
+def start_shift(lattice, array, mu, k):
+    """A handle whose ``wait()`` gives ``array[x + k mu]``. Shifts within the local extent go out as
+    one non-blocking exchange; longer ones (a 3-hop on a local extent of 2) are composed at once."""
+    step = lattice.local_dims[mu]
+    if abs(k) <= step:
+        return lattice.pg.start_shift(array, mu, k)
+    sign = 1 if k > 0 else -1
+    while abs(k) > step:
+        array = lattice.shift(array, mu, sign * step)
+        k -= sign * step
+    return _Shifted(lattice.shift(array, mu, k))
+
+
+def _columns(w):
+    """w[..., a, b] as its columns: c[b][..., a] = w[..., a, b] (for :func:`_mv`)."""
+    return np.ascontiguousarray(np.moveaxis(w, -1, 0))
+
+
+def _mv(columns, psi):
+    """w(x) psi(x) per site, for w given by its ``columns`` and color vectors psi[..., 3]."""
+    return columns[0] * psi[..., 0:1] + columns[1] * psi[..., 1:2] + columns[2] * psi[..., 2:3]
+
+
+class StaggeredDirac:
+    """M = 2 m + D on a gauge field (see module doc). ``coefficients`` are the asqtad path
+    coefficients in MILC's order (one-link, Naik, 3-staple, 5-staple, 7-staple, Lepage); None gives
+    the naive staggered operator."""
+
+    def __init__(self, gauge, mass, boundary=(1, 1, 1, -1), coefficients=None):
+        self.lattice = self.space = gauge.lattice
+        self.mass = float(mass)
+        self.boundary = tuple(boundary)
+        self.coefficients = None if coefficients is None else tuple(float(c) for c in coefficients)
+        thin = staggered_links(gauge, self.boundary)
+        if self.coefficients is None:
+            self.fat, self.long = thin, None
+        else:
+            self.fat, self.long = asqtad_links(self.lattice, thin, self.coefficients)
+        # per hop length k: the columns of W (or L) and of W^dag (or L^dag), for every mu
+        self._hops = [(k, [_columns(w) for w in links], [_columns(dagger(w)) for w in links])
+                      for k, links in ((1, self.fat), (3, self.long)) if links is not None]
+        hop_flops = NAIVE_FLOPS if self.long is None else ASQTAD_FLOPS
+        self.flops = (hop_flops + MASS_FLOPS) * self.lattice.volume  # global flops of one application
+
+    # ---- building blocks -------------------------------------------------------------------------
+    def hop(self, psi):
+        """D psi (see module doc); the faces of all shifts are in flight together."""
+        lat = self.lattice
+        forward = [(start_shift(lat, psi, mu, k), cols[mu]) for k, cols, _ in self._hops for mu in range(4)]
+        backward = [start_shift(lat, _mv(dag[mu], psi), mu, -k) for k, _, dag in self._hops for mu in range(4)]
+        out = np.zeros_like(psi)
+        for handle, cols in forward:
+            out += _mv(cols, handle.wait())
+        for handle in backward:
+            out -= handle.wait()
+        return out
+
+    def M(self, psi):
+        return 2.0 * self.mass * psi + self.hop(psi)
+
+    def Mdag(self, psi):
+        """M^dag = 2 m - D (D is anti-Hermitian)."""
+        return 2.0 * self.mass * psi - self.hop(psi)
+
+    def normal(self, psi):
+        """M^dag M psi = 4 m^2 psi - D^2 psi."""
+        return 4.0 * self.mass ** 2 * psi - self.hop(self.hop(psi))
+
+    def operator(self):
+        return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M")
+
+    def normal_operator(self, parity=None):
+        """M^dag M as a Hermitian positive-definite LinearOperator: on the whole lattice, or (``parity``
+        0 or 1) on fields that vanish off that parity, which it maps to fields that do too."""
+        flops = 2 * self.flops if parity is None else self.flops
+        name = "MdagM" if parity is None else f"MdagM_{'eo'[parity] * 2}"
+        return LinearOperator(self.lattice, self.normal, hermitian=True, flops=flops, name=name)
+
+    def parity_mask(self, parity):
+        return (self.lattice.parity == parity)[..., None]
+
+    # ---- even-odd (Schur) preconditioning ------------------------------------------------------------
+    def schur(self, parity=0):
+        """The Schur complement of M on sites of ``parity`` (0 = even), scaled by 2m to be Hermitian
+        positive definite (MILC's even-odd system):
+            Mhat = 4 m^2 - D_eo D_oe,
+        with prepare(b) = 2m b_e - D_eo b_o and reconstruct(x_e, b) = x_e + (b_o - D_oe x_e) / (2m).
+        Fields are full-lattice arrays that vanish on the other parity."""
+        keep = self.parity_mask(parity)
+        other = ~keep
+        two_m = 2.0 * self.mass
+
+        def prepare(b):
+            return two_m * (b * keep) - self.hop(b * other)
+
+        def reconstruct(x, b):
+            return x + (b * other - self.hop(x)) / two_m
+
+        return self.normal_operator(parity), prepare, reconstruct
+
+    def normal_solver(self, solver, evenodd=True):
+        """The inverse of M^dag M by ``solver`` (see :class:`NormalInverse`)."""
+        return NormalInverse(self, solver, evenodd)
+
+
+class NormalInverse:
+    """Solves (M^dag M) x = b. With ``evenodd`` the even and odd parts are separate solves of the
+    parity-diagonal 4 m^2 - D^2 (as MILC's ks_congrad on each parity); otherwise one solve on the
+    whole lattice. The record is that of the solves combined, with the true residual
+    |b - M^dag M x| / |b| of the full system."""
+
+    def __init__(self, dirac, solver, evenodd=True):
+        self.dirac, self.solver, self.evenodd = dirac, solver, evenodd
+        self.space = dirac.lattice
+        self.last = None
+
+    def solve(self, b, x0=None):
+        t0 = time.perf_counter()
+        full = self.dirac.normal_operator()
+        if not self.evenodd:
+            self.last = self.solver.solve(full, b, x0)
+            return self.last
+        total = None
+        x = np.zeros_like(b)
+        for parity in (0, 1):
+            keep = self.dirac.parity_mask(parity)
+            res = self.solver.solve(self.dirac.normal_operator(parity), b * keep,
+                                    None if x0 is None else x0 * keep)
+            x += res.x * keep
+            if total is None:
+                total = res
+            else:
+                total = _accumulate(total, res)
+                total.restarts -= 1  # _accumulate counts a repeated solve; the odd-parity solve is not one
+        bnorm = np.sqrt(self.space.norm2(b))
+        true_res = float(np.sqrt(self.space.norm2(b - full(x))) / bnorm) if bnorm > 0 else 0.0
+        total.x = x
+        total.true_residual = true_res
+        total.converged = bool(true_res <= self.solver.tol)
+        total.reason = ("converged (true residual of M^dag M on both parities)" if total.converged
+                        else f"{total.reason}; true residual of M^dag M {true_res:.3e}")
+        total.solver = f"evenodd({total.solver}) on MdagM"
+        total.flops += full.flops
+        total.seconds = time.perf_counter() - t0
+        self.last = total
+        return total
+
+    def __call__(self, b):
+        return self.solve(b).x

@@ -1,0 +1,121 @@
+"""Staggered operators and the file source in decks: a propagator from a SciDAC source file solved
+end to end (M and M^dag M), and clear errors for bad staggered or file-source keys."""
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcmix.deck import Deck
+from hpcmix.errors import DeckError, FormatError
+from hpcmix.fields import GaugeField
+from hpcmix.io.scidac_vector import write_vector
+from hpcmix.lattice import Lattice
+from hpcmix.operators.asqtad_links import asqtad_coefficients
+from hpcmix.operators.staggered import StaggeredDirac
+from hpcmix.pipeline import run_deck
+from hpcmix.sources.file import FileSource
+
+from lattice_helpers import random_spinor
+
+DIMS = [4, 4, 4, 8]
+
+
+def deck_text(tmp_path, operator, source, solve="M"):
+    return f"""
+[run]
+output = "{tmp_path / 'out.h5'}"
+
+[lattice]
+dims = {DIMS}
+
+[[stage]]
+name = "gauge"
+kind = "generate_gauge"
+start = "weak"
+seed = 12
+epsilon = 0.3
+
+[[stage]]
+name = "prop"
+kind = "propagator"
+operator = {operator}
+source = {source}
+solver = {{ kind = "cg", tol = 1e-10 }}
+solve = "{solve}"
+save_solution = true
+
+[[stage]]
+name = "pion"
+kind = "meson"
+"""
+
+
+@pytest.fixture
+def source_file(tmp_path):
+    lattice = Lattice(DIMS)
+    b = random_spinor(lattice, 4, (3,))
+    path = tmp_path / "src.lime"
+    write_vector(path, lattice, b)
+    return path, b
+
+
+@pytest.mark.parametrize("operator, solve", [('{ kind = "asqtad", mass = 0.1, u0 = 0.9 }', "M"),
+                                             ('{ kind = "naive_staggered", mass = 0.2 }', "MdagM")])
+def test_file_source_propagator_deck(tmp_path, source_file, operator, solve):
+    path, b = source_file
+    deck_file = tmp_path / "deck.toml"
+    deck_file.write_text(deck_text(tmp_path, operator, f'{{ kind = "file", file = "{path.name}" }}', solve))
+    run_deck(Deck.load(deck_file), log=lambda message: None)
+    lattice = Lattice(DIMS)
+    coefficients = asqtad_coefficients(0.9) if "asqtad" in operator else None
+    d = StaggeredDirac(GaugeField.weak(lattice, 12, 0.3), 0.1 if coefficients else 0.2, (1, 1, 1, -1), coefficients)
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        x = f["prop/solution"][()]
+        correlator = f["pion/correlator"][()]
+    assert x.shape == tuple(lattice.global_shape) + (3, 1)
+    applied = d.M(x[..., 0]) if solve == "M" else d.normal(x[..., 0])
+    assert np.sqrt(lattice.norm2(applied - b) / lattice.norm2(b)) <= 1e-10
+    np.testing.assert_allclose(correlator, (np.abs(x) ** 2).sum(axis=(1, 2, 3, 4, 5)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("operator, source, key, message", [
+    ('{ kind = "asqtad", mass = 0.1 }', None, "stage 'prop': key 'operator.u0'",
+     "exactly one of 'u0' and 'path_coefficients'"),
+    ('{ kind = "asqtad", mass = 0.1, u0 = 0.9, path_coefficients = [1, 0, 0, 0, 0, 0] }', None,
+     "key 'operator.u0'", "exactly one"),
+    ('{ kind = "asqtad", mass = 0.1, path_coefficients = [1, 0, 0] }', None, "key 'operator.path_coefficients'",
+     "expected list of 6 number or string"),
+    ('{ kind = "asqtad", mass = 0.1, u0 = -1.0 }', None, "key 'operator.u0'", "must be positive"),
+    ('{ kind = "naive_staggered", mass = 0.0 }', None, "key 'operator.mass'", "must be positive"),
+    ('{ kind = "naive_staggered" }', None, "key 'operator.mass'", "missing required key"),
+    ('{ kind = "naive_staggered", mass = 0.1 }', '{ kind = "file", file = "src.lime", format = "milc" }',
+     "key 'source.format'", "is not one of"),
+    ('{ kind = "naive_staggered", mass = 0.1 }', '{ kind = "file", file = "nothing.lime" }',
+     "key 'source.file'", "file not found"),
+])
+def test_bad_staggered_keys(tmp_path, source_file, operator, source, key, message):
+    deck_file = tmp_path / "deck.toml"
+    deck_file.write_text(deck_text(tmp_path, operator, source or '{ kind = "point" }'))
+    with pytest.raises(DeckError) as info:
+        Deck.load(deck_file)
+    assert key in str(info.value) and message in str(info.value), str(info.value)
+
+
+def test_file_source_on_another_lattice_is_a_deck_error(tmp_path, source_file):
+    deck_file = tmp_path / "deck.toml"
+    text = deck_text(tmp_path, '{ kind = "naive_staggered", mass = 0.1 }', '{ kind = "file", file = "src.lime" }')
+    deck_file.write_text(text.replace(f"dims = {DIMS}", "dims = [4, 4, 4, 4]"))
+    with pytest.raises(DeckError, match=r"key 'source.file'.*holds lattice \[4, 4, 4, 8\]"):
+        Deck.load(deck_file)
+
+
+def test_file_source_must_match_the_operators_fields(tmp_path, source_file):
+    path, b = source_file
+    lattice = Lattice(DIMS)
+    cfg = {"file": str(path), "format": "auto", "verify": True}
+    assert FileSource.check_lattice(cfg, DIMS) is None and FileSource.origin(cfg) == 0
+    (vector,) = FileSource.build(lattice, cfg, (3,), None)
+    assert np.array_equal(vector, b)
+    with pytest.raises(FormatError, match=r"holds a ColorVector field \(site shape \(3,\)\), but the operator acts "
+                                          r"on fields of site shape \(4, 3\)"):
+        FileSource.build(lattice, cfg, (4, 3), None)
