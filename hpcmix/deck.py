@@ -103,6 +103,11 @@ class Deck:
             else:
                 grid = run["grid"]
             check_grid(dims, grid, nranks, file=file)
+            for spec in stages:
+                check = getattr(spec.cls, "check_lattice", None)
+                problem = check(spec.cfg, dims, registry) if check is not None else None
+                if problem:
+                    raise v.error(problem[1], spec.name, problem[0])
         return cls(path, text, run, dims, lattice["boundary"], stages, registry, grid)
 
     @staticmethod

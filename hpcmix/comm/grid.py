@@ -6,6 +6,9 @@ grid. Reductions are accumulated in float64 and summed in rank order, so they ar
 for a fixed grid and bitwise identical on every rank.
 """
 
+import os
+import time
+
 import numpy as np
 from mpi4py import MPI
 
@@ -14,6 +17,31 @@ from ..errors import DeckError, HpcmixError
 
 def world():
     return MPI.COMM_WORLD
+
+
+def oversubscribed(comm):
+    """True where this node runs more ranks than it has cores (``HPCMIX_MPI_POLITE=1/0`` overrides).
+    MPI libraries busy-poll while they wait; oversubscribed ranks then steal each other's cores, so
+    hpcmix waits politely instead (test, then sleep briefly)."""
+    forced = os.environ.get("HPCMIX_MPI_POLITE")
+    if forced is not None:
+        return forced not in ("0", "")
+    if comm.size == 1:
+        return False
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return local.size > (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    finally:
+        local.Free()
+
+
+def wait_all(requests, polite):
+    """Complete ``requests``; politely (Testall and a 20 us sleep) on an oversubscribed node."""
+    if not polite:
+        MPI.Request.Waitall(requests)
+        return
+    while not MPI.Request.Testall(requests):
+        time.sleep(2e-5)
 
 
 def _prime_factors(n):
@@ -73,22 +101,30 @@ class ProcessGrid:
         self.coords = list(self.cart.Get_coords(self.rank))[::-1]  # (x, y, z, t)
         self.local_dims = [d // g for d, g in zip(self.dims, self.grid)]
         self.offset = [c * l for c, l in zip(self.coords, self.local_dims)]
+        self.polite = oversubscribed(self.cart)
         self.neighbours = []  # per mu: (backward rank, forward rank)
         for mu in range(4):
             back, fwd = self.cart.Shift(3 - mu, 1)
             self.neighbours.append((back, fwd))
 
     # ---- reductions -------------------------------------------------------------------------
+    def _gather_buffer(self, array):
+        """Every rank's ``array`` (numeric), stacked in rank order."""
+        array = np.ascontiguousarray(array)
+        out = np.empty((self.size,) + array.shape, dtype=array.dtype)
+        wait_all([self.cart.Iallgather(array, out)], self.polite)
+        return out
+
     def sum(self, value):
         """Global sum of a float or complex scalar, in float64, summed in rank order."""
         value = complex(value) if np.iscomplexobj(value) else float(value)
         if self.size == 1:
             return value
-        parts = self.cart.allgather(value)
+        parts = self._gather_buffer(np.asarray([value]))[:, 0]
         total = parts[0]
         for p in parts[1:]:
             total = total + p
-        return total
+        return complex(total) if isinstance(value, complex) else float(total)
 
     def sum_array(self, array):
         """Element-wise global sum of a small array (float64/complex128), in rank order."""
@@ -96,21 +132,26 @@ class ProcessGrid:
         array = array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
         if self.size == 1:
             return array
-        parts = self.cart.allgather(array)
+        parts = self._gather_buffer(array)
         total = parts[0].copy()
         for p in parts[1:]:
             total += p
         return total
 
+    def _allreduce(self, value, dtype, op):
+        out = np.empty(1, dtype=dtype)
+        wait_all([self.cart.Iallreduce(np.asarray([value], dtype=dtype), out, op=op)], self.polite)
+        return out[0]
+
     def max(self, value):
-        return value if self.size == 1 else self.cart.allreduce(value, op=MPI.MAX)
+        return value if self.size == 1 else float(self._allreduce(value, np.float64, MPI.MAX))
 
     def xor(self, value):
-        """Bitwise XOR of an unsigned integer over all ranks (for checksums)."""
-        return int(value) if self.size == 1 else int(self.cart.allreduce(int(value), op=MPI.BXOR))
+        """Bitwise XOR of an unsigned 32-bit integer over all ranks (for checksums)."""
+        return int(value) if self.size == 1 else int(self._allreduce(int(value), np.uint32, MPI.BXOR))
 
     def any(self, flag):
-        return bool(flag) if self.size == 1 else bool(self.cart.allreduce(bool(flag), op=MPI.LOR))
+        return bool(flag) if self.size == 1 else bool(self._allreduce(int(bool(flag)), np.int32, MPI.MAX))
 
     def allgather(self, obj):
         return [obj] if self.size == 1 else self.cart.allgather(obj)
@@ -120,7 +161,7 @@ class ProcessGrid:
 
     def barrier(self):
         if self.size > 1:
-            self.cart.Barrier()
+            wait_all([self.cart.Ibarrier()], self.polite)
 
     # ---- halo exchange ----------------------------------------------------------------------
     def start_shift(self, array, mu, k):
@@ -164,7 +205,7 @@ class _Shift:
 
     def wait(self):
         if self.requests:
-            MPI.Request.Waitall(self.requests)
+            wait_all(self.requests, self.pg.polite)
             self.local[self.target] = self.recvbuf
         return self.local
 

@@ -17,6 +17,9 @@ class Stage:
     def run(self, ctx, cfg):
         raise NotImplementedError
 
+    # Optional, checked before any work: ``check_lattice(cfg, dims, registry)`` returns
+    # (key, message) where the stage's parameters do not fit the lattice, else None.
+
 
 class Context:
     """What a running stage sees: the lattice (None for a deck without one), the registry, the

@@ -1,0 +1,24 @@
+"""Small builders shared by the tests."""
+
+import numpy as np
+
+from hpcmix.fields import GaugeField
+from hpcmix.fields.su3 import random_su3
+from hpcmix.lattice import Lattice
+
+
+def random_spinor(lattice, seed=0, shape=(4, 3)):
+    """A complex Gaussian field, the same for every process grid (drawn globally, then scattered)."""
+    rng = np.random.default_rng(seed)
+    full = rng.standard_normal(lattice.global_shape + shape) + 1j * rng.standard_normal(lattice.global_shape + shape)
+    return lattice.scatter(full)
+
+
+def random_gauge_transform(lattice, seed=7):
+    rng = np.random.default_rng(seed)
+    return lattice.scatter(random_su3(rng, lattice.global_shape))
+
+
+def weak_gauge(dims=(4, 4, 4, 8), seed=3, epsilon=0.25, **kw):
+    lattice = Lattice(list(dims), **kw)
+    return GaugeField.weak(lattice, seed, epsilon)

@@ -1,0 +1,97 @@
+"""Every bad deck is a clear error naming the file, the stage and the key: exit code 2, one line,
+no traceback, and nothing written."""
+
+import pytest
+
+from cli_helpers import GOOD_BODY, hpcmix, write_deck
+
+CASES = {
+    "unknown_key": (GOOD_BODY.replace('seed = 5', 'seed = 5\ncolour = "red"'), ["stage 'gauge'", "key 'colour'", "unknown key"]),
+    "wrong_type": (GOOD_BODY.replace("kappa = 0.11", 'kappa = "0.11"'), ["stage 'prop'", "key 'operator.kappa'", "number"]),
+    "unknown_stage_kind": (GOOD_BODY.replace('kind = "meson"', 'kind = "mesons"'), ["stage 'pion'", "key 'kind'", "meson"]),
+    "unknown_operator": (GOOD_BODY.replace('"wilson_clover"', '"wilsen"'), ["stage 'prop'", "key 'operator.kind'", "wilson_clover"]),
+    "unknown_solver": (GOOD_BODY.replace('kind = "cg"', 'kind = "cgg"'), ["key 'solver.kind'", "bicgstab"]),
+    "kappa_and_mass": (GOOD_BODY.replace("kappa = 0.11,", "kappa = 0.11, mass = 0.1,"), ["key 'operator.kappa'", "exactly one"]),
+    "missing_file": (GOOD_BODY.replace('kind = "generate_gauge"\nstart = "weak"\nseed = 5',
+                                       'kind = "load_gauge"\nfile = "no_such_file.h5"'),
+                     ["stage 'gauge'", "key 'file'", "no_such_file.h5", "not found"]),
+    "bad_dims": (GOOD_BODY.replace("dims = [4, 4, 4, 4]", "dims = [4, 4, 4]"), ["stage 'lattice'", "key 'dims'"]),
+    "odd_dims": (GOOD_BODY.replace("dims = [4, 4, 4, 4]", "dims = [4, 4, 4, 5]"), ["key 'grid'", "odd"]),
+    "grid_mismatch": ("grid = [1, 1, 1, 2]\n" + GOOD_BODY, ["stage 'run'", "key 'grid'", "2 ranks"]),
+    "bad_reference": (GOOD_BODY.replace('kind = "propagator"', 'kind = "propagator"\ngauge = "gauge2"'),
+                      ["stage 'prop'", "key 'gauge'", "gauge2"]),
+    "duplicate_name": (GOOD_BODY.replace('name = "pion"', 'name = "prop"'), ["stage 'prop'", "used twice"]),
+    "bad_choice": (GOOD_BODY.replace('start = "weak"', 'start = "lukewarm"'), ["key 'start'", "'weak'"]),
+    "source_negative": (GOOD_BODY.replace("site = [0, 0, 0, 0]", "site = [0, 0, -1, 0]"), ["key 'source.site'"]),
+    "source_outside": (GOOD_BODY.replace("site = [0, 0, 0, 0]", "site = [0, 0, 4, 0]"), ["stage 'prop'", "key 'source.site'", "outside"]),
+    "unknown_section": ("[lattic]\ndims = [4, 4, 4, 4]\n" + GOOD_BODY, ["key 'lattic'", "unknown section"]),
+    "unknown_backend": ('backend = "fortran"\n' + GOOD_BODY, ["stage 'run'", "key 'backend'", "numpy"]),
+    "bad_plugin": ('plugins = ["no_such_plugin_module"]\n' + GOOD_BODY, ["key 'plugins'", "no_such_plugin_module"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_bad_deck(tmp_path, case, command):
+    body, expected = CASES[case]
+    deck = write_deck(tmp_path / f"{case}.toml", body)
+    result = hpcmix(command, deck, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    assert "Traceback" not in err
+    assert err.startswith("hpcmix: error: ") and str(deck) in err, err
+    for piece in expected:
+        assert piece in err, (piece, err)
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_invalid_toml(tmp_path):
+    deck = tmp_path / "broken.toml"
+    deck.write_text("[run]\noutput = 'x.h5\n")
+    result = hpcmix("check", deck)
+    assert result.returncode == 2 and "not valid TOML" in result.stderr and str(deck) in result.stderr
+
+
+def test_missing_deck(tmp_path):
+    result = hpcmix("run", tmp_path / "nothing.toml")
+    assert result.returncode == 2 and "nothing.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_output_key(tmp_path):
+    deck = tmp_path / "noout.toml"
+    deck.write_text("[run]\nbackend = 'numpy'\n" + GOOD_BODY)
+    result = hpcmix("check", deck)
+    assert result.returncode == 2 and "key 'output'" in result.stderr
+
+
+def test_existing_output_is_never_overwritten(tmp_path):
+    (tmp_path / "out.h5").write_text("precious")
+    deck = write_deck(tmp_path / "deck.toml", GOOD_BODY)
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 2 and "key 'output'" in result.stderr and "overwrite" in result.stderr
+    assert (tmp_path / "out.h5").read_text() == "precious"
+
+
+def test_corrupt_gauge_file_is_a_clear_error(tmp_path):
+    gauge_deck = write_deck(tmp_path / "make.toml", """
+[lattice]
+dims = [4, 4, 4, 4]
+[[stage]]
+name = "gauge"
+kind = "generate_gauge"
+[[stage]]
+name = "save"
+kind = "save_gauge"
+file = "g.h5"
+""", output="make.h5")
+    assert hpcmix("run", gauge_deck, cwd=tmp_path).returncode == 0
+    data = bytearray((tmp_path / "g.h5").read_bytes())
+    data[-2000] ^= 0x40  # flip one bit inside the link data
+    (tmp_path / "g.h5").write_bytes(bytes(data))
+    deck = write_deck(tmp_path / "load.toml", GOOD_BODY.replace(
+        'kind = "generate_gauge"\nstart = "weak"\nseed = 5', 'kind = "load_gauge"\nfile = "g.h5"'))
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "g.h5" in result.stderr and ("checksum" in result.stderr or "unitary" in result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.h5").exists()
