@@ -9,7 +9,7 @@ from hpcmix.fields import GaugeField
 from hpcmix.lattice import Lattice
 from hpcmix.operators.asqtad_links import asqtad_coefficients
 from hpcmix.operators.staggered import StaggeredDirac, staggered_phase
-from hpcmix.solvers import EvenOdd
+from hpcmix.solvers import EvenOdd, EvenOddNormal
 from hpcmix.solvers.cg import CG
 from hpcmix.stages.meson import pion_correlator
 from hpcmix.stages.propagator import Propagator
@@ -173,12 +173,12 @@ def test_normal_solver_solves_mdagm_on_each_parity():
     d = asqtad(gauge)
     lattice = d.lattice
     b = random_spinor(lattice, 8, (3,))
-    split = d.normal_solver(CG(tol=1e-10), evenodd=True).solve(b)
-    whole = d.normal_solver(CG(tol=1e-10), evenodd=False).solve(b)
+    split = EvenOddNormal(CG(tol=1e-10), evenodd=True)(d).solve(b)
+    whole = EvenOddNormal(CG(tol=1e-10), evenodd=False)(d).solve(b)
     for res in (split, whole):
         r = b - d.Mdag(d.M(res.x))
         assert res.converged and np.sqrt(lattice.norm2(r) / lattice.norm2(b)) == pytest.approx(res.true_residual)
         assert res.true_residual <= 1e-10
     assert split.restarts == 0 and split.solver == "evenodd(cg) on MdagM"
     np.testing.assert_allclose(split.x, whole.x, atol=1e-8 * np.abs(whole.x).max())
-    assert d.normal_solver(CG(tol=1e-10))(b).shape == b.shape
+    assert EvenOddNormal(CG(tol=1e-10))(d)(b).shape == b.shape

@@ -23,12 +23,9 @@ Flops per site (DESIGN.md): asqtad hopping term 1146 (16 SU(3) mat-vecs at 66 an
 6), naive 570 (8 mat-vecs, 7 adds); the mass term and its add 12.
 """
 
-import time
-
 import numpy as np
 
 from ..fields.su3 import dagger
-from ..solvers.evenodd import _accumulate
 from .asqtad_links import asqtad_links
 from .base import LinearOperator
 from .wilson import phased_links
@@ -164,52 +161,3 @@ class StaggeredDirac:
 
         return self.normal_operator(parity), prepare, reconstruct
 
-    def normal_solver(self, solver, evenodd=True):
-        """The inverse of M^dag M by ``solver`` (see :class:`NormalInverse`)."""
-        return NormalInverse(self, solver, evenodd)
-
-
-class NormalInverse:
-    """Solves (M^dag M) x = b. With ``evenodd`` the even and odd parts are separate solves of the
-    parity-diagonal 4 m^2 - D^2 (as MILC's ks_congrad on each parity); otherwise one solve on the
-    whole lattice. The record is that of the solves combined, with the true residual
-    |b - M^dag M x| / |b| of the full system."""
-
-    def __init__(self, dirac, solver, evenodd=True):
-        self.dirac, self.solver, self.evenodd = dirac, solver, evenodd
-        self.space = dirac.lattice
-        self.last = None
-
-    def solve(self, b, x0=None):
-        t0 = time.perf_counter()
-        full = self.dirac.normal_operator()
-        if not self.evenodd:
-            self.last = self.solver.solve(full, b, x0)
-            return self.last
-        total = None
-        x = np.zeros_like(b)
-        for parity in (0, 1):
-            keep = self.dirac.parity_mask(parity)
-            res = self.solver.solve(self.dirac.normal_operator(parity), b * keep,
-                                    None if x0 is None else x0 * keep)
-            x += res.x * keep
-            if total is None:
-                total = res
-            else:
-                total = _accumulate(total, res)
-                total.restarts -= 1  # _accumulate counts a repeated solve; the odd-parity solve is not one
-        bnorm = np.sqrt(self.space.norm2(b))
-        true_res = float(np.sqrt(self.space.norm2(b - full(x))) / bnorm) if bnorm > 0 else 0.0
-        total.x = x
-        total.true_residual = true_res
-        total.converged = bool(true_res <= self.solver.tol)
-        total.reason = ("converged (true residual of M^dag M on both parities)" if total.converged
-                        else f"{total.reason}; true residual of M^dag M {true_res:.3e}")
-        total.solver = f"evenodd({total.solver}) on MdagM"
-        total.flops += full.flops
-        total.seconds = time.perf_counter() - t0
-        self.last = total
-        return total
-
-    def __call__(self, b):
-        return self.solve(b).x

@@ -1,7 +1,7 @@
 """Krylov solvers as composable operators; see :mod:`hpcmix.solvers.base`."""
 
 from .base import InverseOperator, SolveResult, Solver
-from .evenodd import EvenOdd
+from .evenodd import EvenOdd, EvenOddNormal
 
 
 def make_solver(registry, cfg):
@@ -16,4 +16,4 @@ def make_solver(registry, cfg):
     return cls(**cfg)
 
 
-__all__ = ["EvenOdd", "InverseOperator", "SolveResult", "Solver", "make_solver"]
+__all__ = ["EvenOdd", "EvenOddNormal", "InverseOperator", "SolveResult", "Solver", "make_solver"]

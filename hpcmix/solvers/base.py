@@ -34,6 +34,20 @@ class SolveResult:
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)   # seconds per part (e.g. per precision)
 
+    def absorb(self, other, repeated=True):
+        """Fold a further solve into this record (a repeated solve counts as a restart; the solve
+        of another part of the system, e.g. the other parity, does not)."""
+        self.iterations += other.iterations
+        self.history.extend(other.history)
+        self.restarts += other.restarts + (1 if repeated else 0)
+        self.reliable_updates += other.reliable_updates
+        self.fallbacks.extend(other.fallbacks)
+        self.flops += other.flops
+        for k, v in other.timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        self.reason = other.reason
+        return self
+
     def report(self):
         """The record as plain values (for HDF5 attributes and logs), without the solution."""
         out = {k: v for k, v in self.__dict__.items() if k not in ("x", "history")}

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import SolverError
 from ..params import LATEST, Component, Param, Ref
-from ..solvers import EvenOdd, make_solver
+from ..solvers import EvenOdd, EvenOddNormal, make_solver
 from .base import Stage
 
 
@@ -84,8 +84,8 @@ class PropagatorStage(Stage):
     def inverse(dirac, solver, cfg):
         """The inverse operator for the requested system and preconditioning."""
         if cfg["solve"] == "MdagM":
-            if hasattr(dirac, "normal_solver"):
-                return dirac.normal_solver(solver, evenodd=cfg["evenodd"])
+            if hasattr(dirac, "normal_operator"):
+                return EvenOddNormal(solver, evenodd=cfg["evenodd"])(dirac)
             return solver(dirac.operator().normal())
         if cfg["evenodd"] and hasattr(dirac, "schur"):
             return EvenOdd(solver)(dirac)
