@@ -27,7 +27,13 @@ def node_local_rank(comm):
 
 def versions():
     return {"hpcmix": __version__, "numpy": np.__version__, "h5py": h5py.__version__,
-            "mpi": MPI.Get_library_version().strip().splitlines()[0], "python": platform.python_version()}
+            "mpi": mpi_library(), "python": platform.python_version()}
+
+
+def mpi_library():
+    """'MPICH 5.0.2 (MPI 4.1)' and the like."""
+    vendor, version = MPI.get_vendor()
+    return f"{vendor} {'.'.join(map(str, version))} (MPI {'.'.join(map(str, MPI.Get_version()))})"
 
 
 def run_deck(deck, *, overwrite=False, log=None):

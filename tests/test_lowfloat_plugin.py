@@ -1,7 +1,6 @@
 """The out-of-tree plugin plugins/hpcmix-lowfloat: correct rounding, its precisions, pip install + entry point."""
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from hpcmix.precision import resolve
 from hpcmix.precision.reconstruct import TWIST
 from hpcmix.registry import Registry
 from mpi_helpers import ROOT
+from plugin_helpers import pip_install_copy
 
 PLUGIN_DIR = ROOT / "plugins" / "hpcmix-lowfloat"
 sys.path.insert(0, str(PLUGIN_DIR))
@@ -141,12 +141,7 @@ def test_pip_install_and_entry_point(tmp_path):
     """pip builds and installs the plugin (from a copy, keeping the tree clean; --no-deps as hpcmix runs
     from the checkout); the installed copy is found through the ``hpcmix`` entry-point group and
     registers through pluggy. About 10 s: pip sets up an isolated build environment."""
-    source = tmp_path / "src"
-    shutil.copytree(PLUGIN_DIR, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
-    target = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-input", "-q", "--target",
-                          str(target), str(source)], capture_output=True, text=True, timeout=300)
-    assert pip.returncode == 0, pip.stdout + pip.stderr
+    target = pip_install_copy(PLUGIN_DIR.name, tmp_path)
     check = textwrap.dedent("""
         from importlib.metadata import entry_points
         import pluggy

@@ -1,0 +1,111 @@
+"""The hpcmix command as a user runs it: the quickstart, check, plugins, info, and multi-rank runs
+that agree with one rank and end cleanly (no hang) when something goes wrong."""
+
+import os
+import re
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from cli_helpers import GOOD_BODY, ROOT, hpcmix, write_deck
+from mpi_helpers import run_mpi
+
+QUICKSTART = ROOT / "inputs" / "quickstart.toml"
+
+
+def hpcmix_mpi(n, *args, cwd, timeout=300, env=None):
+    return run_mpi(n, [sys.executable, "-m", "hpcmix", *map(str, args)], timeout=timeout, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def quickstart_serial(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("qs1")
+    result = hpcmix("run", QUICKSTART, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd / "out" / "quickstart.h5", result
+
+
+def test_quickstart_runs_and_writes_every_result(quickstart_serial):
+    path, result = quickstart_serial
+    assert "results written to out/quickstart.h5" in result.stdout
+    with h5py.File(path) as h5:
+        assert 0.5 < h5["plaq"].attrs["plaquette"] < 1
+        corr = h5["pion/correlator"][:]
+        assert corr.shape == (8,) and np.all(corr > 0)
+        np.testing.assert_allclose(corr[1:4], corr[7:4:-1], rtol=0.2)  # roughly symmetric about T/2
+        assert h5["prop/solution"].shape == (8, 4, 4, 4, 4, 3, 4, 3)
+        for i in range(12):
+            report = h5[f"prop/solves/{i}"]
+            for key in ("solver", "precision", "iterations", "true_residual", "converged", "seconds"):
+                assert key in report.attrs
+            assert report.attrs["converged"] and report.attrs["true_residual"] <= 1e-10
+            assert len(report["history"]) == report.attrs["iterations"]
+        assert "wilson_clover" in h5.attrs["deck"] and h5.attrs["process_grid"].tolist() == [1, 1, 1, 1]
+
+
+def test_quickstart_under_mpiexec_4_gives_the_same_correlator(quickstart_serial, tmp_path):
+    result = hpcmix_mpi(4, "run", QUICKSTART, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("results written") == 1  # rank 0 speaks for the job
+    with h5py.File(quickstart_serial[0]) as one, h5py.File(tmp_path / "out" / "quickstart.h5") as four:
+        assert np.prod(four.attrs["process_grid"]) == 4
+        np.testing.assert_allclose(four["pion/correlator"][:], one["pion/correlator"][:], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(four["prop/solution"][:], one["prop/solution"][:], rtol=0, atol=1e-11)
+
+
+def test_bad_deck_under_mpiexec_is_one_clean_message(tmp_path):
+    deck = write_deck(tmp_path / "bad.toml", GOOD_BODY.replace("kappa = 0.11", "kappa = 0.11, kapa = 1"))
+    result = hpcmix_mpi(2, "run", deck, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("hpcmix: error:") == 1 and "key 'operator.kapa'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_grid_not_dividing_dims_under_mpiexec(tmp_path):
+    deck = write_deck(tmp_path / "grid.toml", "grid = [1, 1, 1, 2]\n" + GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 6]"))
+    result = hpcmix_mpi(2, "check", deck, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "key 'grid'" in result.stderr and "odd" in result.stderr
+    deck = write_deck(tmp_path / "grid3.toml", "grid = [1, 1, 1, 2]\n" + GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 5]"))
+    result = hpcmix_mpi(2, "check", deck, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "not divisible" in result.stderr
+
+
+def test_failure_on_one_rank_ends_the_whole_job(tmp_path):
+    body = GOOD_BODY.replace('[[stage]]\nname = "prop"', '[[stage]]\nname = "boom"\nkind = "fail_on_rank"\n\n[[stage]]\nname = "prop"')
+    deck = write_deck(tmp_path / "boom.toml", 'plugins = ["rank_failure"]\n' + body)
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "deck_plugins"), os.environ.get("PYTHONPATH", "")])}
+    result = hpcmix_mpi(2, "run", deck, cwd=tmp_path, timeout=120, env=env)
+    assert result.returncode != 0
+    assert "rank 1" in result.stderr and "simulated failure" in result.stderr
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_check_plugins_info(tmp_path):
+    check = hpcmix("check", QUICKSTART, "--overwrite")
+    assert check.returncode == 0 and "OK" in check.stdout and "prop (propagator)" in check.stdout
+    plugins = hpcmix("plugins", "-v")
+    assert plugins.returncode == 0
+    for name in ("wilson_clover", "asqtad", "cg", "gcr", "point", "propagator", "meson", "hpcmix", "milc", "half", "numpy"):
+        assert f"  {name} " in plugins.stdout, name
+    assert "hpcmix (built-in" in plugins.stdout and "kappa" in plugins.stdout
+    info = hpcmix("info", "--dims", "8", "8", "8", "16")
+    assert info.returncode == 0 and "MPI: MPICH" in info.stdout, info.stdout
+    assert re.search(r"numpy +available", info.stdout) and "[1, 1, 1, 1]" in info.stdout
+
+
+def test_save_and_reload_gauge_through_decks(tmp_path):
+    make = write_deck(tmp_path / "make.toml", GOOD_BODY.split('[[stage]]\nname = "prop"')[0]
+                      + '[[stage]]\nname = "save"\nkind = "save_gauge"\nfile = "cfg.h5"\n', output="make.h5")
+    assert hpcmix("run", make, cwd=tmp_path).returncode == 0
+    again = hpcmix("run", make, "--overwrite", cwd=tmp_path)
+    assert again.returncode == 2 and "cfg.h5" in again.stderr and "exists" in again.stderr
+    load = write_deck(tmp_path / "load.toml", GOOD_BODY.replace('kind = "generate_gauge"\nstart = "weak"\nseed = 5',
+                                                                'kind = "load_gauge"\nfile = "cfg.h5"').replace(
+        "dims = [4, 4, 4, 4]", ""), output="load.h5")
+    result = hpcmix("run", load, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with h5py.File(tmp_path / "make.h5") as a, h5py.File(tmp_path / "load.h5") as b:
+        assert a["gauge"].attrs["plaquette"] == b["gauge"].attrs["plaquette"]
+        assert b.attrs["lattice"].tolist() == [4, 4, 4, 4]  # taken from the file
