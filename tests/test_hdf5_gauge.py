@@ -120,3 +120,12 @@ def test_not_hdf5(tmp_path, gauge):
     assert not FMT.sniff(path)
     with pytest.raises(FormatError, match="text.h5"):
         FMT.read(path, gauge.lattice)
+
+
+def test_single_precision_links_saved_in_double_reload(tmp_path, gauge):
+    """A field read from a single-precision file (MILC, say) and saved in double loads again: the
+    unitarity check allows single-precision rounding; the checksum still guards the data."""
+    rounded = GaugeField(gauge.lattice, gauge.U.astype(np.complex64).astype(np.complex128))
+    path = tmp_path / "from_single.h5"
+    FMT.write(path, rounded)
+    assert np.array_equal(FMT.read(path, gauge.lattice).U, rounded.U)

@@ -24,8 +24,7 @@ from ..fields import GaugeField
 from . import lime
 from .checksum import compare, scidac_sums
 from .formats import GaugeFormat
-from .hdf5_gauge import verify_links
-from .links import check_quietly, remove_time_boundary_sign
+from .links import remove_time_boundary_sign, verify_links
 from .sitefile import read_sites, write_file
 from .warn import warn
 
@@ -109,11 +108,9 @@ class ILDGGaugeFormat(GaugeFormat):
         remove_time_boundary_sign(gauge)
         claims = written_values(field, path)
         native = stored.newbyteorder("=")
-        if claims:
-            check = lambda: verify_links(gauge, path, verify=verify, attrs=claims, stored_dtype=native)  # noqa: E731
-        else:
-            check = lambda: check_quietly(gauge, path, verify=verify, stored_dtype=native)  # noqa: E731
-        gauge.metadata["plaquette"] = collective(lattice.pg, check, FormatError)
+        gauge.metadata["plaquette"] = collective(
+            lattice.pg, lambda: verify_links(gauge, path, verify=verify, claims=claims or None, stored_dtype=native),
+            FormatError)
         return gauge
 
     def write(self, path, gauge, metadata=None, *, dtype=np.complex128, overwrite=False):

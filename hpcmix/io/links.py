@@ -1,28 +1,51 @@
-"""Checks on gauge links read from other codes' files (on top of ``hdf5_gauge.verify_links``).
+"""Checks on gauge links read from files, shared by every format.
 
-- Formats that never store a plaquette or link trace (MILC, ILDG) are checked for unitarity
-  without the "no plaquette attribute" warning meant for hpcmix files that lost theirs.
+- :func:`verify_links`: unitarity, and the plaquette and link trace against the values the file
+  claims. Formats that never store them (MILC, ILDG) pass ``claims=None`` and get no warning about
+  their absence; a format that should have them (hpcmix HDF5) warns where one is missing.
 - Some writers (QUDA) store the links with the antiperiodic time boundary sign multiplied in: the
   time links U_t(x, y, z, T-1) then have det U = -1. hpcmix keeps boundary phases out of stored
   links (operators apply them), so a reader of such a format recognizes exactly that pattern,
   takes the sign out again (exactly: a multiplication by -1) and says so in the metadata.
 """
 
-import warnings
-
 import numpy as np
 
-from .hdf5_gauge import verify_links
-from .warn import HpcmixWarning
+from ..errors import FormatError
+from ..fields.su3 import reunitarize_check
+from .warn import warn
 
-_MISSING = r".*: no (plaquette|link_trace) attribute; not checked"
+#: Unitarity tolerance (max |U^dag U - 1|, ||det U| - 1|) per stored type. Double-precision files
+#: may hold links that were single precision once (a MILC field saved in double), so the check
+#: looks for gross misreadings (byte order, layout); corruption is the checksums' job.
+UNITARITY_TOLERANCE = {np.dtype(np.complex128): 2e-6, np.dtype(np.complex64): 2e-5}
+#: Agreement of the recomputed plaquette and link trace with the file's claims.
+CLAIM_TOLERANCE = {np.dtype(np.complex128): 1e-10, np.dtype(np.complex64): 1e-5}
 
 
-def check_quietly(gauge, path, *, verify, stored_dtype):
-    """``verify_links`` for a format that claims no plaquette or link trace; returns the plaquette."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_MISSING, category=HpcmixWarning)
-        return verify_links(gauge, path, verify=verify, attrs={}, stored_dtype=stored_dtype)
+def verify_links(gauge, path, *, verify, claims, stored_dtype):
+    """Collective load checks; returns the plaquette. ``claims`` holds the values the file states
+    ("plaquette", "link_trace"), or None for a format that never states them. A failed check is a
+    FormatError, or with ``verify=False`` a warning."""
+    lattice = gauge.lattice
+    dtype = np.dtype(stored_dtype)
+    dev, det = reunitarize_check(gauge.U)
+    dev, det = lattice.pg.max(dev), lattice.pg.max(det)
+    problems = []
+    if max(dev, det) > UNITARITY_TOLERANCE.get(dtype, 2e-5):
+        problems.append(f"links are not unitary (max |U^dag U - 1| = {dev:.2e}, max ||det U| - 1| = {det:.2e})")
+    plaq = gauge.plaquette()
+    for key, value in (("plaquette", plaq), ("link_trace", gauge.link_trace())) if claims is not None else ():
+        if key not in claims:
+            warn(f"{path}: no {key} attribute; not checked (recomputed: {value:.12f})")
+        elif abs(float(claims[key]) - value) > CLAIM_TOLERANCE.get(dtype, 1e-5):
+            problems.append(f"{key} {value:.12f} recomputed from the links differs from the file's "
+                            f"{float(claims[key]):.12f}")
+    for p in problems:
+        if verify:
+            raise FormatError(p, file=path)
+        warn(f"{path}: {p} (verify = false: loading anyway)")
+    return plaq
 
 
 def remove_time_boundary_sign(gauge):

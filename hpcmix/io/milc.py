@@ -23,7 +23,7 @@ from ..errors import FormatError
 from ..fields import GaugeField
 from .checksum import compare, rotated_xor
 from .formats import GaugeFormat
-from .links import check_quietly
+from .links import verify_links
 from .sitefile import read_sites, write_file
 
 MAGIC = 20103
@@ -100,7 +100,7 @@ class MILCGaugeFormat(GaugeFormat):
             "file": str(path), "format": self.name, "precision": "single",
             "byte_order": "little" if header["byte_order"] == "<" else "big", "time_stamp": header["time_stamp"]})
         gauge.metadata["plaquette"] = collective(
-            lattice.pg, lambda: check_quietly(gauge, path, verify=verify, stored_dtype=np.complex64),
+            lattice.pg, lambda: verify_links(gauge, path, verify=verify, claims=None, stored_dtype=np.complex64),
             FormatError)
         return gauge
 

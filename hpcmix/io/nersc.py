@@ -23,7 +23,7 @@ from ..fields import GaugeField
 from ..fields.su3 import third_row
 from .checksum import compare
 from .formats import GaugeFormat
-from .hdf5_gauge import verify_links
+from .links import verify_links
 from .sitefile import read_sites, write_file
 from .warn import warn
 
@@ -146,7 +146,7 @@ class NERSCGaugeFormat(GaugeFormat):
                                             "precision": "single" if real.itemsize == 4 else "double",
                                             "header": header})
         gauge.metadata["plaquette"] = collective(
-            lattice.pg, lambda: verify_links(gauge, path, verify=verify, attrs=claims(header, path),
+            lattice.pg, lambda: verify_links(gauge, path, verify=verify, claims=claims(header, path),
                                              stored_dtype=np.complex64 if real.itemsize == 4 else np.complex128),
             FormatError)
         return gauge
