@@ -200,6 +200,6 @@ def describe(params):
     """Rows (key, type, default, unit, doc) for documentation and ``hpcmix plugins -v``."""
     rows = []
     for key, p in params.items():
-        default = "required" if p.required else repr(p.default)
+        default = "required" if p.required else ("optional" if p.default is None else repr(p.default))
         rows.append((key, type_name(p.type), default, p.unit, p.doc))
     return rows

@@ -109,3 +109,20 @@ def test_save_and_reload_gauge_through_decks(tmp_path):
     with h5py.File(tmp_path / "make.h5") as a, h5py.File(tmp_path / "load.h5") as b:
         assert a["gauge"].attrs["plaquette"] == b["gauge"].attrs["plaquette"]
         assert b.attrs["lattice"].tolist() == [4, 4, 4, 4]  # taken from the file
+
+
+def test_convert_command(tmp_path, shared_data):
+    milc = shared_data / "gauge" / "milc" / "lat.sample.l4444"
+    h5 = tmp_path / "l4444.h5"
+    result = hpcmix("convert", milc, h5)
+    assert result.returncode == 0, result.stderr
+    lime = tmp_path / "l4444.lime"
+    assert hpcmix("convert", h5, lime).returncode == 0
+    again = hpcmix("convert", h5, lime)
+    assert again.returncode == 2 and "l4444.lime" in again.stderr and "Traceback" not in again.stderr
+    deck = write_deck(tmp_path / "plaq.toml", f'[[stage]]\nname = "g"\nkind = "load_gauge"\nfile = "{lime}"\n'
+                      '[[stage]]\nname = "plaq"\nkind = "plaquette"\n', output="p.h5")
+    assert hpcmix("run", deck, cwd=tmp_path).returncode == 0
+    with h5py.File(tmp_path / "p.h5") as out:
+        assert out["plaq"].attrs["plaquette"] == pytest.approx(0.5948501589, abs=1e-9)
+        assert out["g"].attrs["format"] == "ildg"

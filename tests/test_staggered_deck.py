@@ -84,7 +84,7 @@ def test_file_source_propagator_deck(tmp_path, source_file, operator, solve):
     ('{ kind = "asqtad", mass = 0.1, u0 = 0.9, path_coefficients = [1, 0, 0, 0, 0, 0] }', None,
      "key 'operator.u0'", "exactly one"),
     ('{ kind = "asqtad", mass = 0.1, path_coefficients = [1, 0, 0] }', None, "key 'operator.path_coefficients'",
-     "expected list of 6 number or string"),
+     "expected 6 entries, got 3"),
     ('{ kind = "asqtad", mass = 0.1, u0 = -1.0 }', None, "key 'operator.u0'", "must be positive"),
     ('{ kind = "naive_staggered", mass = 0.0 }', None, "key 'operator.mass'", "must be positive"),
     ('{ kind = "naive_staggered" }', None, "key 'operator.mass'", "missing required key"),

@@ -22,19 +22,17 @@ class Wilson:
     description = "Wilson fermions, M = (4 + m) - D_w/2"
     field_shape = (4, 3)
     params = {
-        "kappa": Param((float, str), "unset", "hopping parameter kappa = 1 / (2 m + 8) (give kappa or mass)"),
-        "mass": Param((float, str), "unset", "bare mass m (give kappa or mass)"),
+        "kappa": Param(float, None, "hopping parameter kappa = 1 / (2 m + 8) (give kappa or mass)"),
+        "mass": Param(float, None, "bare mass m (give kappa or mass)"),
         "boundary": BOUNDARY,
     }
 
     @classmethod
     def validate_config(cls, cfg, registry):
-        given = [k for k in ("kappa", "mass") if cfg[k] != "unset"]
+        given = [k for k in ("kappa", "mass") if cfg[k] is not None]
         if len(given) != 1:
             return ("kappa", "give exactly one of 'kappa' and 'mass'")
-        if isinstance(cfg[given[0]], str):
-            return (given[0], f"expected a number, got {cfg[given[0]]!r}")
-        if cfg["kappa"] != "unset" and cfg["kappa"] <= 0:
+        if cfg["kappa"] is not None and cfg["kappa"] <= 0:
             return ("kappa", "kappa must be positive")
         if cfg["boundary"] != "lattice" and isinstance(cfg["boundary"], str):
             return ("boundary", "expected a list of 4 numbers or 'lattice'")
@@ -42,7 +40,7 @@ class Wilson:
 
     @classmethod
     def mass_of(cls, cfg):
-        return kappa_to_mass(cfg["kappa"]) if cfg["kappa"] != "unset" else cfg["mass"]
+        return kappa_to_mass(cfg["kappa"]) if cfg["kappa"] is not None else cfg["mass"]
 
     @classmethod
     def build(cls, gauge, cfg, ctx):

@@ -41,27 +41,24 @@ class Asqtad(NaiveStaggered):
     name = "asqtad"
     description = "asqtad staggered fermions (fat + Naik links), M = 2 m + D_ks (MILC convention)"
     params = dict(NaiveStaggered.params,
-                  u0=Param((float, str), "unset", "tadpole factor; the path coefficients follow from it "
+                  u0=Param(float, None, "tadpole factor; the path coefficients follow from it "
                            "(give u0 or path_coefficients)"),
-                  path_coefficients=Param((ListOf(float, len(PATHS)), str), "unset",
+                  path_coefficients=Param(ListOf(float, len(PATHS)), None,
                                           f"path coefficients in MILC's order ({', '.join(PATHS)}), tadpole "
                                           "factors folded in (give u0 or path_coefficients)"))
 
     @classmethod
     def validate_config(cls, cfg, registry):
-        given = [k for k in ("u0", "path_coefficients") if cfg[k] != "unset"]
+        given = [k for k in ("u0", "path_coefficients") if cfg[k] is not None]
         if len(given) != 1:
             return ("u0", "give exactly one of 'u0' and 'path_coefficients'")
-        if isinstance(cfg[given[0]], str):
-            return (given[0], f"expected {'a number' if given[0] == 'u0' else 'a list of numbers'}, "
-                              f"got {cfg[given[0]]!r}")
-        if cfg["u0"] != "unset" and cfg["u0"] <= 0:
+        if cfg["u0"] is not None and cfg["u0"] <= 0:
             return ("u0", "u0 must be positive")
         return super().validate_config(cfg, registry)
 
     @classmethod
     def coefficients(cls, cfg):
-        return asqtad_coefficients(cfg["u0"]) if cfg["u0"] != "unset" else cfg["path_coefficients"]
+        return asqtad_coefficients(cfg["u0"]) if cfg["u0"] is not None else cfg["path_coefficients"]
 
     @classmethod
     def build(cls, gauge, cfg, ctx):
