@@ -10,8 +10,8 @@ from ..comm import ProcessGrid
 
 
 class Lattice:
-    def __init__(self, dims, grid=None, comm=None, process_grid=None):
-        self.pg = process_grid if process_grid is not None else ProcessGrid(dims, grid, comm)
+    def __init__(self, dims, grid=None, comm=None):
+        self.pg = ProcessGrid(dims, grid, comm)
         self.dims = list(self.pg.dims)
         self.local_dims = list(self.pg.local_dims)
         self.offset = list(self.pg.offset)

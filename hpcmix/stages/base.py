@@ -34,8 +34,3 @@ class Context:
         self.objects = {}
         self.log = log
         self.stage = None  # name of the stage now running
-
-    @property
-    def comm(self):
-        """The process grid (or a serial stand-in where the deck has no lattice)."""
-        return self.lattice.pg if self.lattice is not None else self.deck.process_grid
