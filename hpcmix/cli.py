@@ -29,6 +29,7 @@ def cmd_run(args):
     from .pipeline import run_deck
 
     deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
     run_deck(deck, overwrite=args.overwrite)
     return 0
 
@@ -37,6 +38,7 @@ def cmd_check(args):
     from .deck import Deck
 
     deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
     lat = f"lattice {deck.dims}, process grid {deck.grid}" if deck.dims else "no lattice"
     _print0(f"{args.deck}: OK ({lat}, {len(deck.stages)} stages: "
             f"{', '.join(f'{s.name} ({s.kind})' for s in deck.stages)})")
@@ -49,6 +51,7 @@ def cmd_plugins(args):
     from .registry import get_registry
 
     registry = get_registry(tuple(args.plugin or ()))
+    registry.check_same_on_every_rank(MPI.COMM_WORLD)
     for kind in KINDS:
         _print0(f"{kind}:")
         for e in registry.entries(kind):

@@ -21,6 +21,7 @@ BUILTIN_PLUGINS = (
     "hpcmix.solvers.plugin",
     "hpcmix.sources.plugin",
     "hpcmix.stages.plugin",
+    "hpcmix.dense.plugin",
     "hpcmix.io.plugin",
 )
 
@@ -70,6 +71,20 @@ class Registry:
     def fingerprint(self):
         """A sorted description of everything registered, compared across MPI ranks."""
         return tuple((k, e.name, e.origin) for k in KINDS for e in self.entries(k))
+
+    def check_same_on_every_rank(self, comm):
+        """Collective: every rank must have registered exactly the same things (a plugin importable
+        on some nodes only would otherwise make ranks disagree mid-run)."""
+        if comm.size == 1:
+            return
+        prints = comm.allgather(self.fingerprint())
+        for rank, other in enumerate(prints):
+            if other != prints[0]:
+                extra = sorted(set(other) - set(prints[0]))
+                missing = sorted(set(prints[0]) - set(other))
+                detail = "; ".join([f"only on rank {rank}: {k[:-1]} '{n}' from {o}" for k, n, o in extra]
+                                   + [f"missing on rank {rank}: {k[:-1]} '{n}' from {o}" for k, n, o in missing])
+                raise HpcmixError(f"ranks registered different plugins ({detail})", collective=True)
 
 
 def _origin_of(plugin_name):

@@ -82,6 +82,15 @@ def test_failure_on_one_rank_ends_the_whole_job(tmp_path):
     assert not (tmp_path / "out.h5").exists()
 
 
+def test_plugin_sets_must_agree_across_ranks(tmp_path):
+    deck = write_deck(tmp_path / "mismatch.toml", 'plugins = ["rank_dependent"]\n' + GOOD_BODY)
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "deck_plugins"), os.environ.get("PYTHONPATH", "")])}
+    result = hpcmix_mpi(2, "check", deck, cwd=tmp_path, timeout=120, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.count("hpcmix: error:") == 1 and "registered different plugins" in result.stderr
+    assert "point_rank1" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_check_plugins_info(tmp_path):
     check = hpcmix("check", QUICKSTART, "--overwrite")
     assert check.returncode == 0 and "OK" in check.stdout and "prop (propagator)" in check.stdout
