@@ -56,8 +56,13 @@ def compare(path, what, claimed, found, verify):
     warn(f"{path}: {message} (verify = false: loading anyway)")
 
 
+def xor_over_ranks(pair, lattice):
+    """Collective: combine every rank's partial XOR checksum words."""
+    return tuple(lattice.pg.xor(w) for w in pair)
+
+
 def scidac_sums(site_bytes, lattice):
     """Collective: the SciDAC (suma, sumb) of a field from every rank's stored site records
     ``site_bytes`` (uint8 ``[t, z, y, x, bytes per site]``, the bytes as they are in the file)."""
-    a, b = scidac_checksum(site_bytes.reshape(lattice.local_volume, -1), lattice.global_index().ravel())
-    return lattice.pg.xor(a), lattice.pg.xor(b)
+    return xor_over_ranks(scidac_checksum(site_bytes.reshape(lattice.local_volume, -1),
+                                          lattice.global_index().ravel()), lattice)

@@ -17,7 +17,7 @@ import numpy as np
 from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
-from .checksum import scidac_checksum
+from .checksum import scidac_sums
 from .formats import GaugeFormat
 from .links import verify_links
 from .warn import warn
@@ -27,15 +27,10 @@ FORMAT_VERSION = 1
 DATASET = "gauge/U"
 
 
-def local_checksum(links, lattice):
-    """Partial SciDAC checksum of this rank's sites, on the little-endian stored bytes."""
-    data = np.ascontiguousarray(links.astype(links.dtype.newbyteorder("<"), copy=False))
-    return scidac_checksum(data.view(np.uint8).reshape(lattice.local_volume, -1), lattice.global_index().ravel())
-
-
 def checksum(links, lattice):
-    a, b = local_checksum(links, lattice)
-    return lattice.pg.xor(a), lattice.pg.xor(b)
+    """Collective SciDAC checksum of the links' little-endian stored bytes."""
+    data = np.ascontiguousarray(links.astype(links.dtype.newbyteorder("<"), copy=False))
+    return scidac_sums(data.view(np.uint8).reshape(lattice.shape + (-1,)), lattice)
 
 
 class HDF5GaugeFormat(GaugeFormat):

@@ -21,7 +21,7 @@ import numpy as np
 from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
-from .checksum import compare, rotated_xor
+from .checksum import compare, rotated_xor, xor_over_ranks
 from .formats import GaugeFormat
 from .links import verify_links
 from .sitefile import read_sites, write_file
@@ -55,15 +55,11 @@ def read_header(path):
             "sums": (sum29, sum31)}
 
 
-def local_checksum(words, lattice):
-    """Partial (sum29, sum31) of this rank's data words ``[t, z, y, x, 72]`` (integers)."""
-    k = lattice.global_index()[..., None] * WORDS_PER_SITE + np.arange(WORDS_PER_SITE)
-    return rotated_xor(words, k)
-
-
 def checksum(words, lattice):
-    a, b = local_checksum(words, lattice)
-    return lattice.pg.xor(a), lattice.pg.xor(b)
+    """Collective (sum29, sum31) of the data words ``[t, z, y, x, 72]`` (integers), word k being the
+    k-th of the whole data block."""
+    k = lattice.global_index()[..., None] * WORDS_PER_SITE + np.arange(WORDS_PER_SITE)
+    return xor_over_ranks(rotated_xor(words, k), lattice)
 
 
 class MILCGaugeFormat(GaugeFormat):
