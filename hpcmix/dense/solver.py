@@ -1,0 +1,148 @@
+"""Solve A X = B to float64 accuracy: low-precision LU, iterative refinement, float64 fallback.
+
+:class:`DenseFactorization` factors once and solves many times (the multigrid coarsest level's
+use); :func:`solve` is the one-call form. The flow of a solve, as LAPACK DSGESV and cuSOLVER IRS:
+  1. the LU in the factorization precision (or its failure: CONVERSION_OVERFLOW, FACTORIZATION_FAILURE);
+  2. refinement (:mod:`hpcmix.dense.refinement`) until the tolerance test passes, or a failure code;
+  3. on failure with ``fallback``: the float64 LU (LAPACK dgetrf, made once and kept) and its solve,
+     refined with classical steps where the tolerance test does not pass at once. The code stays
+     negative, ``fell_back`` is set, and ``converged`` is again the outcome of the test itself.
+An exactly singular matrix (zero pivot in float64) raises :class:`SingularMatrixError`; a float64 LU
+that overflows raises :class:`~hpcmix.errors.SolverError`.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from ..errors import HpcmixError, SolverError
+from . import formats
+from .factorization import LowPrecisionLU, resolve_backend
+from .lu import BLOCK_SIZE
+from .norms import EPS, inf_norm
+from .refinement import METHODS, refine
+from .result import SUCCESS, DenseResult, SingularMatrixError
+
+#: cuSOLVER IRS defaults: 50 iterations in all, 50 inner GMRES steps per outer step, inner tol 1e-4.
+MAX_ITERS = 50
+MAX_INNER = 50
+INNER_TOL = 1e-4
+
+
+def _first_nonfinite(M):
+    idx = np.argwhere(~np.isfinite(M))[0]
+    return ", ".join(str(int(i)) for i in idx)
+
+
+def as_matrix(A, what="the matrix"):
+    """``A`` as a C-ordered float64/complex128 square matrix; HpcmixError for a bad one."""
+    A = np.asarray(A)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise HpcmixError(f"{what} must be a non-empty square matrix, got shape {A.shape}")
+    if A.dtype.kind not in "iufc":
+        raise HpcmixError(f"{what} must be numeric, got dtype {A.dtype}")
+    return np.ascontiguousarray(A, dtype=np.complex128 if np.iscomplexobj(A) else np.float64)
+
+
+def check_finite(M, what):
+    if not np.isfinite(M).all():
+        raise HpcmixError(f"{what} contains NaN or Inf (first at index [{_first_nonfinite(M)}])")
+
+
+class DenseFactorization:
+    """A (kept in float64) and its LU in ``factorization`` (a name or a FactorizationPrecision).
+
+    ``backend``: "numpy", "cupy" (GEMMs on the GPU) or "auto". ``what`` names the matrix in errors.
+    ``times`` holds the seconds of conversion and factorization. The float64 LU of the fallback is
+    made on first need and reused by later solves.
+    """
+
+    def __init__(self, A, factorization="fp32", *, backend="auto", block_size=BLOCK_SIZE, registry=None,
+                 what="the matrix"):
+        self.A = as_matrix(A, what)
+        self.what = what
+        self.n = self.A.shape[0]
+        self.normA = inf_norm(self.A)
+        if not math.isfinite(self.normA):
+            check_finite(self.A, what)
+            raise HpcmixError(f"the infinity norm of {what} overflows float64; scale the matrix down")
+        self.precision = formats.lookup(factorization, registry)
+        self.backend = resolve_backend(backend)
+        self.lu = LowPrecisionLU(self.A, self.precision, normA=self.normA, backend=self.backend,
+                                 block_size=block_size)
+        self.times = dict(self.lu.times)
+        self._lu64 = self.lu if self.precision is formats.FP64 else None
+
+    def default_tol(self):
+        """LAPACK DSGESV's tolerance: sqrt(n) eps."""
+        return math.sqrt(self.n) * EPS
+
+    def solve(self, B, refinement="classical", *, tol=None, max_iters=MAX_ITERS, max_inner=MAX_INNER,
+              inner_tol=INNER_TOL, fallback=True):
+        """Solve A X = B (B of shape (n,) or (n, k)); returns a :class:`DenseResult`."""
+        if refinement not in METHODS:
+            raise HpcmixError(f"unknown refinement '{refinement}'; one of {', '.join(METHODS)}")
+        if max_iters < 0 or max_inner < 1:
+            raise HpcmixError("max_iters must be >= 0 and max_inner >= 1")
+        B = np.asarray(B)
+        vector = B.ndim == 1
+        if B.ndim not in (1, 2) or B.shape[0] != self.n:
+            raise HpcmixError(f"the right-hand side must have shape ({self.n},) or ({self.n}, k), got {B.shape}")
+        B2 = np.ascontiguousarray(B.reshape(self.n, -1),
+                                  dtype=np.complex128 if np.iscomplexobj(B) or np.iscomplexobj(self.A) else np.float64)
+        check_finite(B2, "the right-hand side")
+        tol = self.default_tol() if tol is None else float(tol)
+        times = {}
+        t0 = time.perf_counter()
+        if self.precision is formats.FP64:
+            self._factor64()            # an exactly singular matrix is an error, not a code
+        if self.lu.ok:
+            out = refine(self.A, B2, self.normA, self.lu, refinement, tol=tol, max_iters=max_iters,
+                         max_inner=max_inner, inner_tol=inner_tol)
+            X, code, reason, niters, outer, history = (out.X, out.code, out.reason, out.niters,
+                                                      out.outer_niters, list(out.history))
+            backward = out.backward_error
+        else:
+            X, code, reason, niters, outer, history = None, self.lu.code, self.lu.reason, 0, 0, []
+            backward = math.inf
+        times["refinement"] = time.perf_counter() - t0
+        converged = code == SUCCESS
+        fell_back = False
+        if not converged and fallback and self.precision is not formats.FP64:
+            t1 = time.perf_counter()
+            lu64 = self._factor64()
+            times["fallback_factorization"] = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            out64 = refine(self.A, B2, self.normA, lu64, "classical", tol=tol, max_iters=max(max_iters, 1),
+                           max_inner=max_inner, inner_tol=inner_tol)
+            times["fallback"] = time.perf_counter() - t2
+            X, converged, fell_back, backward = out64.X, out64.code == SUCCESS, True, out64.backward_error
+            reason = f"{reason}; fell back to the float64 LU" + ("" if converged else f" ({out64.reason})")
+        if X is not None and vector:
+            X = X[:, 0]
+        return DenseResult(x=X, converged=converged, code=code, reason=reason, fell_back=fell_back,
+                           factorization=self.precision.name, refinement=refinement, niters=niters,
+                           outer_niters=outer, history=history, backward_error=backward, tol=tol, times=times)
+
+    def _factor64(self):
+        if self._lu64 is None:
+            self._lu64 = LowPrecisionLU(self.A, formats.FP64, normA=self.normA)
+        if not self._lu64.ok:
+            error = SingularMatrixError if self._lu64.singular else SolverError
+            raise error(f"the float64 LU of {self.what} failed: {self._lu64.reason}")
+        return self._lu64
+
+
+def solve(A, B, factorization="fp32", refinement="classical", *, tol=None, max_iters=MAX_ITERS,
+          max_inner=MAX_INNER, inner_tol=INNER_TOL, fallback=True, backend="auto", block_size=BLOCK_SIZE,
+          registry=None):
+    """Solve A X = B to float64 accuracy with an LU in ``factorization`` and ``refinement``
+    ("classical", "gmres", "classical_gmres"); see :class:`DenseFactorization` and the module doc.
+    The result's ``times`` include the conversion and factorization."""
+    f = DenseFactorization(A, factorization, backend=backend, block_size=block_size, registry=registry,
+                           what="the matrix")
+    result = f.solve(B, refinement, tol=tol, max_iters=max_iters, max_inner=max_inner, inner_tol=inner_tol,
+                     fallback=fallback)
+    result.times = {**f.times, **result.times}
+    return result

@@ -1,0 +1,202 @@
+"""The ``dense_solve`` stage: solve a dense system A X = B to float64 accuracy with a low-precision LU
+and iterative refinement (:mod:`hpcmix.dense`).
+
+Deck example::
+
+    [[stage]]
+    name = "dense"
+    kind = "dense_solve"
+    matrix = { generator = "randsvd", n = 1024, cond = 1e6, mode = 3, seed = 1 }   # or { file = "A.h5", dataset = "A" }
+    rhs = { generator = "random", nrhs = 1, seed = 0 }                            # the default
+    factorization = "fp32"
+    refinement = "classical"
+
+Rank 0 builds the system and solves it; the result (or the error) is broadcast, so every rank
+returns the same :class:`~hpcmix.dense.DenseResult` (or raises the same error). Written under
+``/<stage name>``: dataset ``x`` (where a solution exists), dataset ``history`` and the report as
+attributes (``niters``, ``backward_error`` = HPL-MxP's scaled residual, ``fell_back``, ``code``,
+``seconds``, ``factorization_seconds``, ``solve_seconds``, ...; the pipeline later sets ``seconds``
+to the whole stage's wall time, matrix generation included, and ``solve_seconds`` keeps the solve's).
+"""
+
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from ..dense import DenseFactorization, formats, generators, matrix_io
+from ..dense.refinement import METHODS
+from ..dense.solver import INNER_TOL, MAX_INNER, MAX_ITERS
+from ..errors import DeckError, HpcmixError
+from ..params import REQUIRED, Param, PathParam, Validator
+from .base import Stage
+
+
+def _positive(v):
+    return None if v > 0 else "must be positive"
+
+
+def _at_least_one(v):
+    return None if v >= 1 else "must be >= 1"
+
+
+_COMMON = {
+    "seed": Param(int, 0, "random seed"),
+    "complex": Param(bool, False, "complex entries"),
+    "scale": Param(float, 1.0, "factor applied to every entry"),
+}
+_N = Param(int, REQUIRED, "order of the matrix", check=_at_least_one)
+_COND = Param(float, 1e3, "2-norm condition number", check=lambda v: None if v >= 1 else "must be >= 1")
+_MODE = Param(int, 3, "LAPACK DLATM1 singular-value mode", choices=generators.MODES)
+
+
+def _generator(name):
+    return {"generator": Param(str, REQUIRED, f"{name!r}")}
+
+
+#: Declared keys of each ``matrix`` table kind (the table's ``generator`` or ``file`` key picks it).
+MATRIX_SOURCES = {
+    "file": {"file": Param(PathParam(must_exist=False), REQUIRED, "HDF5 (.h5), MatrixMarket (.mtx) or .npy file"),
+             "dataset": Param(str, None, "HDF5 dataset (may be omitted where the file holds one)")},
+    "randsvd": {**_generator("randsvd"), "n": _N, "cond": _COND, "mode": _MODE, **_COMMON},
+    "hpl_mxp": {**_generator("hpl_mxp"), "n": _N, **_COMMON},
+    "badly_scaled": {**_generator("badly_scaled"), "n": _N, "cond": _COND, "mode": _MODE,
+                     "decades": Param(float, 2.0, "row and column scales 10^u, u uniform in [-decades, decades]"),
+                     **_COMMON},
+}
+#: Declared keys of each ``rhs`` table kind.
+RHS_SOURCES = {
+    "file": MATRIX_SOURCES["file"],
+    "random": {**_generator("random"), "nrhs": Param(int, 1, "number of right-hand sides", check=_at_least_one),
+               **_COMMON},
+}
+
+
+def _source(validator, table, sources, *, stage, key):
+    """Validate a ``matrix``/``rhs`` table; returns it normalized with ``kind`` set."""
+    if "file" in table and "generator" in table:
+        raise validator.error("give either 'file' or 'generator', not both", stage, key)
+    kind = "file" if "file" in table else table.get("generator")
+    if kind is None:
+        raise validator.error(f"needs 'file' or 'generator' (one of {', '.join(s for s in sources if s != 'file')})",
+                              stage, key)
+    if kind not in sources:
+        raise validator.error(f"unknown generator {kind!r}; one of {', '.join(s for s in sources if s != 'file')}",
+                              stage, f"{key}.generator")
+    out = validator.table(sources[kind], table, stage=stage, prefix=f"{key}.")
+    out.pop("generator", None)
+    out["kind"] = kind
+    return out
+
+
+class DenseSolveStage(Stage):
+    name = "dense_solve"
+    description = "dense A X = B to float64 accuracy: low-precision LU + iterative refinement (DSGESV/cuSOLVER IRS)"
+    produces = "dense_solution"
+    needs_lattice = False
+    params = {
+        "matrix": Param(dict, REQUIRED, "the matrix: {file = PATH, dataset = NAME} or {generator = randsvd | "
+                        "hpl_mxp | badly_scaled, n = ..., cond, mode, seed, complex, scale, decades}"),
+        "rhs": Param(dict, {}, "right-hand sides: {file = PATH, dataset = NAME} or {generator = \"random\", "
+                     "nrhs, seed, complex, scale}; default: one seeded random vector"),
+        "factorization": Param(str, "fp32", "factorization precision (a registered factorization precision: "
+                               + ", ".join(formats.names()) + ")"),
+        "refinement": Param(str, "classical", "refinement solver", choices=METHODS),
+        "tol": Param(float, None, "converged when ||b - A x||_inf <= tol ||A||_inf ||x||_inf for every "
+                     "column; default sqrt(n) eps (LAPACK DSGESV)", check=_positive),
+        "max_iters": Param(int, MAX_ITERS, "most refinement iterations (classical: LU solves; GMRES: inner steps)",
+                           check=lambda v: None if v >= 0 else "must be >= 0"),
+        "max_inner": Param(int, MAX_INNER, "most GMRES steps per outer step", check=_at_least_one),
+        "inner_tol": Param(float, INNER_TOL, "GMRES stops when its preconditioned residual falls by this factor",
+                           check=_positive),
+        "fallback": Param(bool, True, "solve with the float64 LU where the refinement fails"),
+        "backend": Param(str, "auto", "numpy, cupy (GEMMs on the GPU) or auto (cupy where usable)",
+                         choices=("auto", "numpy", "cupy")),
+        "block_size": Param(int, 256, "block size of the low-precision LU", check=_at_least_one),
+    }
+
+    @staticmethod
+    def validate_config(cfg, registry):
+        """Check the free tables and the precision name; returns (key, message) or None."""
+        try:
+            DenseSolveStage.normalize(cfg, Validator(registry), stage=None)
+        except DeckError as exc:
+            return exc.key, exc.reason
+        return None
+
+    @staticmethod
+    def normalize(cfg, validator, stage):
+        """cfg with ``matrix`` and ``rhs`` validated and normalized (DeckError naming the key otherwise)."""
+        out = dict(cfg)
+        out["matrix"] = _source(validator, cfg["matrix"], MATRIX_SOURCES, stage=stage, key="matrix")
+        out["rhs"] = _source(validator, cfg["rhs"] or {"generator": "random"}, RHS_SOURCES, stage=stage, key="rhs")
+        known = formats.names(validator.registry)
+        if cfg["factorization"] not in known:
+            raise validator.error(f"unknown factorization precision {cfg['factorization']!r}; registered: "
+                                  f"{', '.join(known)}", stage, "factorization")
+        return out
+
+    def run(self, ctx, cfg):
+        comm = MPI.COMM_WORLD
+        message = None
+        if comm.rank == 0:
+            try:
+                message = ("ok", *self._solve(ctx, cfg))
+            except Exception as exc:  # every rank must learn of it, or the others would hang
+                message = ("error", f"{exc}")
+                error = exc
+        message = comm.bcast(message, root=0)
+        if message[0] == "error":
+            if comm.rank == 0:
+                if isinstance(error, HpcmixError):
+                    error.collective = True
+                raise error
+            raise HpcmixError(message[1], collective=True)
+        _, result, info = message
+        path = f"/{ctx.stage}"
+        if result.x is not None:
+            ctx.results.write(f"{path}/x", result.x)
+        ctx.results.write(f"{path}/history", np.asarray(result.history, dtype=np.float64))
+        ctx.results.set_attrs(path, {**result.report(), **info})
+        outcome = "converged" if result.converged else "NOT converged"
+        extra = f", fell back to fp64 (code {result.code}: {result.code_name})" if result.fell_back else \
+            (f", code {result.code}: {result.code_name}" if result.code else "")
+        ctx.log(f"{ctx.stage}: n = {info['n']}, {result.factorization} LU + {result.refinement} refinement: "
+                f"{outcome} in {result.niters} iterations{extra}; HPL-MxP backward error "
+                f"{result.backward_error:.3g} (<= 16 passes); {result.seconds:.3g} s")
+        return result
+
+    def _solve(self, ctx, cfg):
+        base = getattr(ctx.deck, "base_dir", None)
+        validator = Validator(ctx.registry, file=getattr(ctx.deck, "path", None), base_dir=base)
+        cfg = self.normalize(cfg, validator, ctx.stage)
+        A, what = self._matrix(cfg["matrix"], validator, ctx.stage)
+        B = self._rhs(cfg["rhs"], A.shape[0], validator, ctx.stage)
+        f = DenseFactorization(A, cfg["factorization"], backend=cfg["backend"], block_size=cfg["block_size"],
+                               registry=ctx.registry, what=what)
+        result = f.solve(B, cfg["refinement"], tol=cfg["tol"], max_iters=cfg["max_iters"],
+                         max_inner=cfg["max_inner"], inner_tol=cfg["inner_tol"], fallback=cfg["fallback"])
+        result.times = {**f.times, **result.times}
+        info = {"n": A.shape[0], "nrhs": 1 if B.ndim == 1 else B.shape[1], "matrix": what,
+                "backend": f.backend, "solve_seconds": result.seconds}
+        return result, info
+
+    @staticmethod
+    def _file(spec, validator, stage, key):
+        if not Path(spec["file"]).is_file():
+            raise validator.error(f"file not found: {spec['file']}", stage, f"{key}.file")
+        return spec["file"], spec["dataset"]
+
+    def _matrix(self, spec, validator, stage):
+        if spec["kind"] == "file":
+            path, dataset = self._file(spec, validator, stage, "matrix")
+            return matrix_io.load_matrix(path, dataset), f"matrix {matrix_io.describe(path, dataset)}"
+        args = {k: v for k, v in spec.items() if k != "kind"}
+        A = generators.GENERATORS[spec["kind"]](**args)
+        return A, f"{spec['kind']} matrix ({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+    def _rhs(self, spec, n, validator, stage):
+        if spec["kind"] == "file":
+            path, dataset = self._file(spec, validator, stage, "rhs")
+            return matrix_io.load_rhs(path, dataset, n)
+        return generators.random_rhs(n, **{k: v for k, v in spec.items() if k != "kind"})
