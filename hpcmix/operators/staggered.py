@@ -21,14 +21,21 @@ what the meson stage computes from a point-source staggered propagator.
 
 Flops per site (DESIGN.md): asqtad hopping term 1146 (16 SU(3) mat-vecs at 66 and 15 vector adds at
 6), naive 570 (8 mat-vecs, 7 adds); the mass term and its add 12.
+
+Precisions: ``operator``, ``normal_operator`` and ``schur`` take ``precision`` and ``reconstruct`` and
+then work with links and fields stored in that precision (:class:`StaggeredView`). Fat and Naik links
+are not SU(3) and their entries exceed 1, so asqtad needs reconstruct 18 and stores them with one
+norm per link in fixed point; naive staggered stores the thin links, unphased, with any reconstruct.
 """
 
 import numpy as np
 
+from ..errors import HpcmixError
 from ..fields.su3 import dagger
+from ..precision import DOUBLE
 from .asqtad_links import asqtad_links
 from .base import LinearOperator
-from .wilson import phased_links
+from .precision_view import Halo, PrecisionView, shift_stored, view
 
 ASQTAD_FLOPS = 1146
 NAIVE_FLOPS = 570
@@ -45,10 +52,22 @@ def staggered_phase(lattice, mu):
     return np.broadcast_to(1.0 - 2.0 * (exponent % 2), lattice.shape)
 
 
+def staggered_link_phases(lattice, boundary):
+    """eta_mu(x) b_mu(x) for mu = 0..3 (b_mu on the last global slice x_mu = L_mu - 1), on the local
+    lattice."""
+    out = []
+    for mu in range(4):
+        phase = staggered_phase(lattice, mu).copy()
+        if boundary[mu] != 1:
+            phase[np.broadcast_to(lattice.coordinate(mu) == lattice.dims[mu] - 1, lattice.shape)] *= boundary[mu]
+        out.append(phase)
+    return out
+
+
 def staggered_links(gauge, boundary):
     """V_mu(x) = eta_mu(x) b_mu(x) U_mu(x) for mu = 0..3: the operator's phased copy of the links."""
-    links = phased_links(gauge, boundary)
-    return [staggered_phase(gauge.lattice, mu)[..., None, None] * links[mu] for mu in range(4)]
+    phases = staggered_link_phases(gauge.lattice, boundary)
+    return [phases[mu][..., None, None] * gauge.U[..., mu, :, :] for mu in range(4)]
 
 
 class _Shifted:
@@ -87,9 +106,12 @@ def _mv(columns, psi):
 class StaggeredDirac:
     """M = 2 m + D on a gauge field (see module doc). ``coefficients`` are the asqtad path
     coefficients in MILC's order (one-link, Naik, 3-staple, 5-staple, 7-staple, Lepage); None gives
-    the naive staggered operator."""
+    the naive staggered operator. It works in double precision; :meth:`at` gives it in others."""
+
+    precision, reconstruct = DOUBLE, 18
 
     def __init__(self, gauge, mass, boundary=(1, 1, 1, -1), coefficients=None):
+        self.gauge = gauge
         self.lattice = self.space = gauge.lattice
         self.mass = float(mass)
         self.boundary = tuple(boundary)
@@ -129,26 +151,40 @@ class StaggeredDirac:
         """M^dag M psi = 4 m^2 psi - D^2 psi."""
         return 4.0 * self.mass ** 2 * psi - self.hop(self.hop(psi))
 
-    def operator(self):
-        return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M")
+    def operator(self, precision=None, reconstruct=None):
+        """M as a LinearOperator; in ``precision`` with links compressed to ``reconstruct`` where given."""
+        if precision is not None:
+            return self.at(precision, reconstruct).operator()
+        return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M", at=self.operator)
 
-    def normal_operator(self, parity=None):
+    def at(self, precision, reconstruct=None):
+        """This operator with links and fields stored in ``precision`` (:class:`StaggeredView`)."""
+        return view(self, StaggeredView, precision, reconstruct)
+
+    def normal_operator(self, parity=None, precision=None, reconstruct=None):
         """M^dag M as a Hermitian positive-definite LinearOperator: on the whole lattice, or (``parity``
-        0 or 1) on fields that vanish off that parity, which it maps to fields that do too."""
+        0 or 1) on fields that vanish off that parity, which it maps to fields that do too; in
+        ``precision`` (and ``reconstruct``) where given."""
+        if precision is not None:
+            return self.at(precision, reconstruct).normal_operator(parity)
         flops = 2 * self.flops if parity is None else self.flops
         name = "MdagM" if parity is None else f"MdagM_{'eo'[parity] * 2}"
-        return LinearOperator(self.lattice, self.normal, hermitian=True, flops=flops, name=name)
+        return LinearOperator(self.lattice, self.normal, hermitian=True, flops=flops, name=name,
+                              at=lambda p, r: self.normal_operator(parity, p, r))
 
     def parity_mask(self, parity):
         return (self.lattice.parity == parity)[..., None]
 
     # ---- even-odd (Schur) preconditioning ------------------------------------------------------------
-    def schur(self, parity=0):
+    def schur(self, parity=0, precision=None, reconstruct=None):
         """The Schur complement of M on sites of ``parity`` (0 = even), scaled by 2m to be Hermitian
         positive definite (MILC's even-odd system):
             Mhat = 4 m^2 - D_eo D_oe,
         with prepare(b) = 2m b_e - D_eo b_o and reconstruct(x_e, b) = x_e + (b_o - D_oe x_e) / (2m).
-        Fields are full-lattice arrays that vanish on the other parity."""
+        Fields are full-lattice arrays that vanish on the other parity. With ``precision`` (and
+        ``reconstruct``) the three work in that precision."""
+        if precision is not None:
+            return self.at(precision, reconstruct).schur(parity)
         keep = self.parity_mask(parity)
         other = ~keep
         two_m = 2.0 * self.mass
@@ -160,4 +196,65 @@ class StaggeredDirac:
             return x + (b * other - self.hop(x)) / two_m
 
         return self.normal_operator(parity), prepare, reconstruct
+
+
+class StaggeredView(PrecisionView, StaggeredDirac):
+    """A :class:`StaggeredDirac` in another storage precision (see :mod:`.precision_view`).
+
+    Naive staggered stores the thin links U_mu(x) with ``reconstruct`` (unphased) and multiplies the
+    decoded links by eta_mu(x) b_mu(x); asqtad stores its fat and Naik links as they are, with one norm
+    per link in fixed point (reconstruct 18 only). The backward links W_mu(x - k mu)^dag are shifted
+    once, in storage format. The hopping term stores its input (the operator's input, or the D psi
+    inside M^dag M), so halos, 3-hop ones included, travel in storage format; the LinearOperators
+    round their input and output to storage."""
+
+    def __init__(self, base, precision, reconstruct):
+        PrecisionView.__init__(self, base, precision, reconstruct)
+        for name in ("mass", "boundary", "coefficients", "gauge"):
+            setattr(self, name, getattr(base, name))
+        lat, cdt = self.lattice, precision.compute_dtype
+        if base.long is None:
+            phases = staggered_link_phases(lat, self.boundary)
+            links = [(1, [precision.encode_links(base.gauge.U[..., mu, :, :], reconstruct) for mu in range(4)])]
+        elif reconstruct != 18:
+            raise HpcmixError(f"asqtad fat and Naik links are not SU(3) and cannot be stored with reconstruct "
+                              f"{reconstruct}; use reconstruct 18")
+        else:
+            phases = None
+            links = [(k, [precision.encode(w, site_ndim=4) for w in ws]) for k, ws in ((1, base.fat), (3, base.long))]
+        self._hops = []
+        for k, stored in links:
+            forward, backward = [], []
+            for mu in range(4):
+                w = stored[mu].decode()
+                back = shift_stored(lat, stored[mu], mu, -k, start_shift).decode()   # W_mu(x - k mu)
+                if phases is not None:
+                    w = w * phases[mu][..., None, None]
+                    back = back * start_shift(lat, phases[mu], mu, -k).wait()[..., None, None]
+                forward.append(_columns(w.astype(cdt)))
+                backward.append(_columns(dagger(back).astype(cdt)))
+            self._hops.append((k, forward, backward))
+
+    def hop(self, psi):
+        """D psi with psi stored first; the faces of all shifts are in flight together."""
+        halo = Halo(self.lattice, self.precision, psi, start_shift)
+        forward = [(halo.start(mu, k), cols[mu]) for k, cols, _ in self._hops for mu in range(4)]
+        backward = [(halo.start(mu, -k), back[mu]) for k, _, back in self._hops for mu in range(4)]
+        out = np.zeros_like(halo.field)
+        for handle, cols in forward:
+            out += _mv(cols, handle.wait())
+        for handle, cols in backward:
+            out -= _mv(cols, handle.wait())
+        return out
+
+    def operator(self, precision=None, reconstruct=None):
+        if precision is not None:
+            return self.at(precision, reconstruct).operator()
+        return self.rounded(StaggeredDirac.operator(self), self.operator)
+
+    def normal_operator(self, parity=None, precision=None, reconstruct=None):
+        if precision is not None:
+            return self.at(precision, reconstruct).normal_operator(parity)
+        return self.rounded(StaggeredDirac.normal_operator(self, parity),
+                            lambda p, r: self.normal_operator(parity, p, r))
 

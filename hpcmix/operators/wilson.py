@@ -16,13 +16,21 @@ in chirality, spins (0,1) and (2,3)) and vanishes at c_sw = 0.
 
 Flops per site: hopping term 1320 (the standard Wilson dslash count), clover term 504 (two 6x6
 complex blocks), diagonal/axpy 48.
+
+Precisions: ``dirac.operator(precision=HALF, reconstruct=12)`` and ``dirac.schur(parity, precision=...,
+reconstruct=...)`` give the operator with links stored in that precision and compression (boundary
+phases applied after decoding), the clover term and its inverse stored in it (one norm per site for
+fixed point), and fields read and written in it (:class:`WilsonView`,
+:mod:`hpcmix.operators.precision_view`).
 """
 
 import numpy as np
 
 from ..fields.su3 import dagger
+from ..precision import DOUBLE
 from .base import LinearOperator
 from .gamma import GAMMA, P_MINUS, P_PLUS, apply_gamma5
+from .precision_view import Halo, PrecisionView, shift_stored, store, view
 
 DSLASH_FLOPS = 1320
 CLOVER_FLOPS = 504
@@ -80,9 +88,13 @@ def clover_matrix(lattice, links, csw, diagonal):
 class WilsonDirac:
     """The Wilson operator M = A - D_w/2 on a gauge field. ``A`` is the site-local term: the scalar
     4 + m, or (``clover=True``) a 12x12 matrix per site built from ``site_term`` (default: the
-    clover term with coefficient ``csw``). Subclasses may supply other site terms (twisted mass)."""
+    clover term with coefficient ``csw``). Subclasses may supply other site terms (twisted mass).
+    It works in double precision; :meth:`at` gives it in others."""
+
+    precision, reconstruct = DOUBLE, 18
 
     def __init__(self, gauge, mass, boundary=(1, 1, 1, -1), csw=0.0, clover=None):
+        self.gauge = gauge
         self.lattice = self.space = gauge.lattice
         self.mass = float(mass)
         self.kappa = mass_to_kappa(self.mass)
@@ -140,19 +152,29 @@ class WilsonDirac:
         """M^dag = A^dag - D_w^dag / 2 (= gamma5 M gamma5 where A is Hermitian)."""
         return self.diag(psi, dagger=True) - 0.5 * self.hop_dag(psi)
 
-    def operator(self):
-        return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M")
+    def operator(self, precision=None, reconstruct=None):
+        """M as a LinearOperator; in ``precision`` with links compressed to ``reconstruct`` where given."""
+        if precision is not None:
+            return self.at(precision, reconstruct).operator()
+        return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M", at=self.operator)
+
+    def at(self, precision, reconstruct=None):
+        """This operator with links, clover term and fields stored in ``precision`` (:class:`WilsonView`)."""
+        return view(self, WilsonView, precision, reconstruct)
 
     # ---- even-odd (Schur) preconditioning ------------------------------------------------------------
     def parity_mask(self, parity):
         return (self.lattice.parity == parity)[..., None, None]
 
-    def schur(self, parity=0):
+    def schur(self, parity=0, precision=None, reconstruct=None):
         """The asymmetric Schur complement on sites of ``parity`` (0 = even):
             Mhat = A_ee - (1/4) D_eo A_oo^-1 D_oe,
         with prepare(b) = b_e + (1/2) D_eo A_oo^-1 b_o and
         reconstruct(x_e, b) = x_e + A_oo^-1 (b_o + (1/2) D_oe x_e).
-        Fields are full-lattice arrays that vanish on the other parity."""
+        Fields are full-lattice arrays that vanish on the other parity. With ``precision`` (and
+        ``reconstruct``) the three work in that precision."""
+        if precision is not None:
+            return self.at(precision, reconstruct).schur(parity)
         keep = self.parity_mask(parity)
         other = ~keep
 
@@ -169,5 +191,65 @@ class WilsonDirac:
         def reconstruct(x, b):
             return x + self.diag(b * other + 0.5 * self.hop(x), inverse=True)
 
-        op = LinearOperator(self.lattice, mhat, mhat_dag, flops=self.flops, name="Mhat_ee")
+        op = LinearOperator(self.lattice, mhat, mhat_dag, flops=self.flops, name="Mhat_ee",
+                            at=lambda p, r: self.schur(parity, p, r)[0])
         return op, prepare, reconstruct
+
+
+class WilsonView(PrecisionView, WilsonDirac):
+    """A :class:`WilsonDirac` in another storage precision (see :mod:`.precision_view`).
+
+    Links U_mu(x) are stored with ``reconstruct`` (unphased, so 12 and 8 stay exact for SU(3) links),
+    as are the backward links U_mu(x - mu), shifted once in storage format; boundary phases multiply
+    the decoded links. The clover term and its inverse (computed in double) are stored with one norm
+    per site. The hopping term stores its input (QUDA's dslash reads a stored field: the operator's
+    input, or the A^-1 D x of the Schur complement), so halos travel in storage format; the
+    LinearOperators round their input and output to storage."""
+
+    def __init__(self, base, precision, reconstruct):
+        PrecisionView.__init__(self, base, precision, reconstruct)
+        for name in ("mass", "kappa", "csw", "boundary", "diagonal", "site_flops", "gauge"):
+            setattr(self, name, getattr(base, name))
+        lat, cdt = self.lattice, precision.compute_dtype
+        self.links_t, self.links_back_c = [], []
+        for mu in range(4):
+            stored = precision.encode_links(base.gauge.U[..., mu, :, :], reconstruct)
+            last = lat.coordinate(mu) == lat.dims[mu] - 1
+            first = lat.coordinate(mu) == 0
+            u = self._phased(stored.decode(), last, mu)
+            back = self._phased(shift_stored(lat, stored, mu, -1).decode(), first, mu)
+            self.links_t.append(np.ascontiguousarray(np.swapaxes(u, -1, -2)))
+            self.links_back_c.append(np.conj(back))
+        self.p_minus, self.p_plus = P_MINUS.astype(cdt), P_PLUS.astype(cdt)
+        if base.clover is None:
+            self.clover = self.clover_inv = None
+        else:
+            self.clover, self.clover_inv = store(precision, base.clover), store(precision, base.clover_inv)
+
+    def _phased(self, links, where, mu):
+        """Links times the boundary phase b_mu at the sites ``where``."""
+        if self.boundary[mu] == 1:
+            return links
+        return np.where(where[..., None, None], links * links.dtype.type(self.boundary[mu]), links)
+
+    def hop(self, psi):
+        """D_w psi with psi stored first; all 8 neighbour fields are in flight together."""
+        halo = Halo(self.lattice, self.precision, psi)
+        forward = [halo.start(mu, 1) for mu in range(4)]
+        backward = [halo.start(mu, -1) for mu in range(4)]
+        out = np.zeros_like(halo.field)
+        for mu in range(4):
+            out += self.p_minus[mu] @ (forward[mu].wait() @ self.links_t[mu])
+            out += self.p_plus[mu] @ (backward[mu].wait() @ self.links_back_c[mu])
+        return out
+
+    def operator(self, precision=None, reconstruct=None):
+        if precision is not None:
+            return self.at(precision, reconstruct).operator()
+        return self.rounded(WilsonDirac.operator(self), self.operator)
+
+    def schur(self, parity=0, precision=None, reconstruct=None):
+        if precision is not None:
+            return self.at(precision, reconstruct).schur(parity)
+        op, prepare, reconstruct_ = WilsonDirac.schur(self, parity)
+        return self.rounded(op, lambda p, r: self.schur(parity, p, r)[0]), prepare, reconstruct_

@@ -1,18 +1,25 @@
 """BiCGstab (van der Vorst) for non-Hermitian A x = b, restarted from the true residual whenever the
-iterated residual claims convergence that the true residual does not confirm."""
+iterated residual claims convergence that the true residual does not confirm.
+
+With mixed precisions it runs QUDA's reliable-update BiCGstab, :mod:`hpcmix.solvers.reliable_bicgstab`."""
 
 import time
 
 import numpy as np
 
+from . import reliable_bicgstab
 from .base import SolveResult, Solver
+from .mixed import MIXED_PARAMS, MixedPrecision
 
 
-class BiCGstab(Solver):
+class BiCGstab(MixedPrecision, Solver):
     name = "bicgstab"
-    description = "stabilized bi-conjugate gradient"
+    description = "stabilized bi-conjugate gradient; reliable updates when mixed"
+    params = dict(Solver.params, **MIXED_PARAMS)
 
     def solve(self, op, b, x0=None):
+        if self.is_mixed(op):
+            return reliable_bicgstab.solve(self, op, b, x0)
         t0 = time.perf_counter()
         result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
         sp = op.space

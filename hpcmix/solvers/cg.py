@@ -5,20 +5,30 @@ the normal equations A^dag A x = A^dag b (CGNR, as QUDA's normop solve) while co
 judged on the true residual of the original system, |b - A x| / |b|: when the iterated normal
 residual is small but the true residual is not, the target is tightened and CG restarts from the
 true residual.
+
+With mixed precisions (``sloppy`` differing from ``precision``, or an outer precision or reconstruct
+the operator does not already work in) it runs QUDA's reliable-update CG,
+:mod:`hpcmix.solvers.reliable_cg`.
 """
 
 import time
 
 import numpy as np
 
+from . import reliable_cg
 from .base import SolveResult, Solver
+from .mixed import MIXED_PARAMS, MixedPrecision
 
 
-class CG(Solver):
+class CG(MixedPrecision, Solver):
     name = "cg"
-    description = "conjugate gradient (normal equations for non-Hermitian operators)"
+    description = "conjugate gradient (normal equations for non-Hermitian operators); reliable updates when mixed"
+    params = dict(Solver.params, **MIXED_PARAMS)
+    alternative_reliable_supported = True
 
     def solve(self, op, b, x0=None):
+        if self.is_mixed(op):
+            return reliable_cg.solve(self, op, b, x0)
         t0 = time.perf_counter()
         result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
         bnorm = np.sqrt(op.space.norm2(b))

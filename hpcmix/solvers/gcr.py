@@ -4,6 +4,9 @@ Each step: z = K r (K the preconditioner, identity by default), q = A z, q is or
 against the earlier q_i (modified Gram-Schmidt, same combination applied to z), then
 x += <q, r>/<q, q> z, r -= <q, r>/<q, q> q. After ``nkrylov`` steps (or a claimed convergence) the
 true residual is recomputed and the cycle restarts from it.
+
+With mixed precisions the cycles run in the sloppy precision and the preconditioner in
+``precision_preconditioner`` (:mod:`hpcmix.solvers.mixed_gcr`).
 """
 
 import time
@@ -11,13 +14,15 @@ import time
 import numpy as np
 
 from ..params import Component, Param
+from . import mixed_gcr
 from .base import SolveResult, Solver
+from .mixed import MIXED_PARAMS, MixedPrecision
 
 
-class GCR(Solver):
+class GCR(MixedPrecision, Solver):
     name = "gcr"
-    description = "restarted flexible generalized conjugate residual"
-    params = dict(Solver.params,
+    description = "restarted flexible generalized conjugate residual; sloppy cycles when mixed"
+    params = dict(Solver.params, **MIXED_PARAMS,
                   nkrylov=Param(int, 16, "Krylov vectors kept before a restart"),
                   preconditioner=Param((Component("solvers"), str), "none",
                                        "solver used as preconditioner (a table with kind), or 'none'"))
@@ -27,6 +32,8 @@ class GCR(Solver):
         self.preconditioner = preconditioner
 
     def solve(self, op, b, x0=None):
+        if self.is_mixed(op):
+            return mixed_gcr.solve(self, op, b, x0)
         t0 = time.perf_counter()
         result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
         sp = op.space

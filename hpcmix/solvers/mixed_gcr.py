@@ -1,0 +1,108 @@
+"""Mixed-precision flexible GCR (QUDA's inv_gcr_quda.cpp), run by ``gcr`` when its precisions differ
+(:mod:`hpcmix.solvers.mixed`).
+
+The outer loop works in the outer precision (``precision``): the solution y and the true residual
+b - A y. Each cycle runs in the ``sloppy`` precision from the true residual, stored sloppy: z = K r
+(K the preconditioner, applied to ``op.at(precision_preconditioner, reconstruct_sloppy)`` and
+working entirely in that precision; identity without one), q = A_sloppy z, q and z orthogonalized
+against the cycle's earlier q_i (modified Gram-Schmidt), then x += <q, r>/<q, q> z (x accumulated
+in double) and r -= <q, r>/<q, q> q. A cycle ends after ``nkrylov`` steps, when |r| has fallen by
+``reliable_delta`` since the cycle began, or when it claims convergence; then y += x and the true
+residual is recomputed in the outer precision (a reliable update) and the next cycle restarts from
+it. A true residual above the previous one counts as an increase; past ``max_res_increase`` /
+``max_res_increase_total`` the sloppy precision falls back (``fallback``) or the solve stops.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from ..operators.precision_view import store
+from .base import SolveResult
+from .mixed import ResidualIncreases, SloppyOperator, confined, timed
+
+
+def solve(solver, op, b, x0=None):
+    """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.gcr.GCR`)."""
+    t0 = time.perf_counter()
+    P = solver.precisions()
+    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
+    sp = op.space
+    high = op.at(P.outer, P.reconstruct)
+    bnorm = math.sqrt(sp.norm2(b))
+    if bnorm == 0:
+        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
+    low = SloppyOperator(op, P, solver.fallback)
+    precondition = None
+    if solver.preconditioner is not None:
+        rc = P.reconstruct_for(P.preconditioner)
+        inner = confined(solver.preconditioner, P.preconditioner, rc)
+        precondition = inner(op.at(P.preconditioner, rc))
+    counts = {"high": 0, "low": 0}
+    with timed(result, P.outer.name):
+        if x0 is None:
+            y, s = np.zeros(b.shape, np.complex128), b.astype(np.complex128)
+        else:
+            y = store(P.outer, x0).astype(np.complex128, copy=False)
+            s = b - high(y)
+            counts["high"] += 1
+        res = math.sqrt(sp.norm2(s)) / bnorm
+    increases = ResidualIncreases(solver.max_res_increase, solver.max_res_increase_total)
+    reason = f"reached maxiter = {solver.maxiter}"
+    while res > solver.tol and result.iterations < solver.maxiter:
+        with timed(result, low.precision.name):
+            r = store(low.precision, s)
+            r_start = math.sqrt(sp.norm2(r))
+            x = np.zeros(b.shape, np.complex128)
+            zs, qs, qq = [], [], []
+            breakdown = False
+            for _ in range(solver.nkrylov):
+                if precondition is not None:
+                    z = store(low.precision, precondition(r))
+                    result.flops += precondition.last.flops
+                else:
+                    z = r.copy()
+                q = low.operator(z)
+                counts["low"] += 1
+                for zi, qi, qqi in zip(zs, qs, qq):
+                    beta = sp.inner(qi, q) / qqi
+                    q = q - beta * qi
+                    z = z - beta * zi
+                q, z = store(low.precision, q), store(low.precision, z)
+                q2 = sp.norm2(q)
+                if q2 == 0:
+                    breakdown = True
+                    break
+                alpha = sp.inner(q, r) / q2
+                x += alpha * z
+                r = store(low.precision, r - alpha * q)
+                zs.append(z)
+                qs.append(q)
+                qq.append(q2)
+                result.iterations += 1
+                rnorm = math.sqrt(sp.norm2(r))
+                result.history.append(rnorm / bnorm)
+                if (rnorm <= solver.tol * bnorm or rnorm < solver.reliable_delta * r_start
+                        or result.iterations >= solver.maxiter):
+                    break
+        with timed(result, P.outer.name):
+            y = store(P.outer, y + x).astype(np.complex128, copy=False)
+            s = b - high(y)
+            counts["high"] += 1
+            new = math.sqrt(sp.norm2(s)) / bnorm
+            result.reliable_updates += 1
+        if new <= solver.tol:
+            res = new
+            break
+        result.restarts += 1
+        if breakdown or increases.record(new > res):
+            why = f"breakdown: A z = 0 in precision '{low.precision.name}'" if breakdown else increases.describe()
+            if not low.can_fall_back():
+                reason = f"stopped: {why}"
+                break
+            low.fall_back(result, result.iterations, why)
+            increases.reset()
+        res = new
+    result.flops += counts["low"] * low.operator.flops
+    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)

@@ -1,0 +1,112 @@
+"""Mixed-precision BiCGstab with reliable updates (QUDA's inv_bicgstab_quda.cpp), run by
+``bicgstab`` when its precisions differ (:mod:`hpcmix.solvers.mixed`).
+
+The residual r, the shadow residual r0, p, v = A p and t = A s are stored in the ``sloppy``
+precision and A is the sloppy operator; the partial solution x is accumulated in double, the
+solution y in the outer precision. One iteration (van der Vorst):
+
+    v = A p,  alpha = rho / <r0, v>,  s = r - alpha v,  t = A s,  omega = <t, s> / |t|^2,
+    x += alpha p + omega s,  r = s - omega t,  rho' = <r0, r>,
+    p = r + (rho' / rho)(alpha / omega)(p - omega v).
+
+Reliable update when the iterated |r| has fallen by ``reliable_delta`` relative to the largest
+since the last update (:mod:`hpcmix.solvers.reliable`), or claims convergence: y += x, x = 0 and
+r = b - A y in the outer precision (the recurrence continues, as in QUDA). The solve ends when the
+true residual meets ``tol``. True-residual increases, and breakdowns (<r0, v> = 0, t = 0), mean the
+sloppy precision has stopped making progress: with ``fallback`` the solve continues in the next
+precision of the chain, restarting the recurrence from the true residual; otherwise it stops.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from ..operators.precision_view import store
+from .base import SolveResult
+from .mixed import ResidualIncreases, SloppyOperator, timed
+from .reliable import ReliableUpdates
+
+
+def solve(solver, op, b, x0=None):
+    """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.bicgstab.BiCGstab`)."""
+    t0 = time.perf_counter()
+    P = solver.precisions()
+    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
+    sp = op.space
+    high = op.at(P.outer, P.reconstruct)
+    bnorm = math.sqrt(sp.norm2(b))
+    if bnorm == 0:
+        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
+    low = SloppyOperator(op, P, solver.fallback)
+    counts = {"high": 0, "low": 0}
+    with timed(result, P.outer.name):
+        if x0 is None:
+            y, r = np.zeros(b.shape, np.complex128), b.astype(np.complex128)
+        else:
+            y = store(P.outer, x0).astype(np.complex128, copy=False)
+            r = b - high(y)
+            counts["high"] += 1
+        r2 = sp.norm2(r)
+    increases = ResidualIncreases(solver.max_res_increase, solver.max_res_increase_total)
+    stop = (solver.tol * bnorm) ** 2
+    x = np.zeros(b.shape, np.complex128)
+    reason = f"reached maxiter = {solver.maxiter}"
+    converged = r2 <= stop
+    restart = True
+    while not converged and result.iterations < solver.maxiter:
+        if restart:   # (re)start the recurrence from the true residual
+            trigger = ReliableUpdates(math.sqrt(r2), solver.reliable_delta)
+            r_s = store(low.precision, r)
+            r0, p, rho = r_s.copy(), r_s.copy(), r2
+            restart = False
+        with timed(result, low.precision.name):
+            v = low.operator(p)
+            r0v = sp.inner(r0, v)
+            breakdown = r0v == 0
+            if not breakdown:
+                alpha = rho / r0v
+                s = store(low.precision, r_s - alpha * v)
+                t = low.operator(s)
+                t2 = sp.norm2(t)
+                breakdown = t2 == 0
+            counts["low"] += 2
+            if not breakdown:
+                omega = sp.inner(t, s) / t2
+                x += alpha * p + omega * s
+                r_s = store(low.precision, s - omega * t)
+                rho_old, rho = rho, sp.inner(r0, r_s)
+                r2 = sp.norm2(r_s)
+                result.iterations += 1
+                result.history.append(math.sqrt(r2) / bnorm)
+                update = trigger.evaluate(math.sqrt(r2), 0.0)
+                if r2 <= stop:
+                    trigger.force()
+                    update = True
+        if breakdown or update:
+            with timed(result, P.outer.name):
+                y = store(P.outer, y + x).astype(np.complex128, copy=False)
+                x[...] = 0
+                r = b - high(y)
+                counts["high"] += 1
+                r2 = sp.norm2(r)
+                result.reliable_updates += 1
+            converged = r2 <= stop
+            if converged:
+                break
+            if breakdown or increases.record(trigger.increased(math.sqrt(r2))):
+                why = (f"breakdown in precision '{low.precision.name}'" if breakdown else increases.describe())
+                if not low.can_fall_back():
+                    reason = f"stopped: {why}"
+                    break
+                low.fall_back(result, result.iterations, why)
+                increases.reset()
+                restart = True
+                continue
+            trigger.replaced(math.sqrt(r2), 0.0)
+            r_s = store(low.precision, r)
+        with timed(result, low.precision.name):
+            beta = (rho / rho_old) * (alpha / omega) if rho != 0 and omega != 0 else 0.0
+            p = store(low.precision, r_s + beta * (p - omega * v))
+    result.flops += counts["low"] * low.operator.flops
+    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)

@@ -1,0 +1,147 @@
+"""Mixed-precision CG with reliable updates (QUDA's inv_cg_quda.cpp), run by ``cg`` when its
+precisions differ (:mod:`hpcmix.solvers.mixed`).
+
+On a Hermitian positive-definite A it iterates on A x = b; on any other operator on the normal
+equations A^dag A x = A^dag b (CGNR), judging convergence, as every solver here, on the true
+residual |b - A x| / |b| of the original system.
+
+Vectors: the solution y and the true residual live in the outer precision (``precision``); the
+iterated residual r, the search direction p and A p are stored in the ``sloppy`` precision, and A p
+is applied by the sloppy operator (``op.at(sloppy, reconstruct_sloppy)``). The partial solution x
+(since the last update) is accumulated in double, QUDA's precise partial accumulator. Reductions
+are float64. One iteration:
+
+    alpha = |r|^2 / Re<p, A p>,  x += alpha p,  r -= alpha A p,
+    beta = Re<r, r - r_old> / |r_old|^2  (Polak-Ribiere; |r|^2 / |r_old|^2 where that is negative),
+    p = r + beta p.
+
+Reliable update (trigger: ``reliable_delta`` or van der Vorst-Ye, :mod:`hpcmix.solvers.reliable`;
+forced when the iterated residual meets the target): y += x, x = 0, r = b - A y recomputed with the
+outer operator (A^dag (b - A y) for CGNR), replacing the iterated residual; the search direction is
+re-projected against the new residual, p -= (Re<r, p> / |r|^2) r, and continued with
+beta = |r|^2 / |r_old|^2. The solve ends when the true residual |b - A y| / |b| <= ``tol``; where
+an update finds it above while the iterated normal residual met its target, the target is tightened.
+A true residual above the previous one at an updateX counts as an increase; past
+``max_res_increase`` consecutive or ``max_res_increase_total`` increases the sloppy precision has
+stopped making progress: with ``fallback`` the solve continues from the true residual in the next
+precision of the chain (recorded in ``fallbacks``), otherwise it stops (QUDA's behaviour).
+"""
+
+import math
+import time
+
+import numpy as np
+
+from ..operators.precision_view import store
+from .base import SolveResult
+from .mixed import ResidualIncreases, SloppyOperator, timed
+from .reliable import ReliableUpdates
+
+
+def solve(solver, op, b, x0=None):
+    """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.cg.CG`)."""
+    t0 = time.perf_counter()
+    P = solver.precisions()
+    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
+    sp = op.space
+    high = op.at(P.outer, P.reconstruct)
+    normal = not op.hermitian
+    bnorm = math.sqrt(sp.norm2(b))
+    if bnorm == 0:
+        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
+    high_dag = high.adjoint()
+    low = SloppyOperator(op, P, solver.fallback)
+    counts = {"high": 0, "low": 0}
+    per_apply = 2 if normal else 1
+
+    def true_residual(y):
+        """(r, |b - A y| / |b|): the residual CG iterates on, recomputed in the outer precision."""
+        s = b - high(y)
+        counts["high"] += per_apply
+        return (high_dag(s) if normal else s), math.sqrt(sp.norm2(s)) / bnorm
+
+    with timed(result, P.outer.name):
+        rhs = high_dag(b) if normal else b              # the right-hand side CG iterates on
+        counts["high"] += 1 if normal else 0
+        rhs_norm = math.sqrt(sp.norm2(rhs))
+        if x0 is None:
+            y, r, true_res = np.zeros(b.shape, np.complex128), rhs.copy(), 1.0
+        else:
+            y = store(P.outer, x0).astype(np.complex128, copy=False)
+            r, true_res = true_residual(y)
+        anorm = 0.0
+        if solver.alternative_reliable:                 # |A| estimated as |A rhs| / |rhs| (as QUDA)
+            anorm = math.sqrt(sp.norm2((high.normal() if normal else high)(rhs))) / rhs_norm
+            counts["high"] += per_apply
+
+    def new_trigger(rnorm):
+        return ReliableUpdates(rnorm, solver.reliable_delta, solver.alternative_reliable,
+                               u=low.precision.unit_roundoff, uhigh=P.outer.unit_roundoff, anorm=anorm)
+
+    target = solver.tol
+    r2 = sp.norm2(r)
+    trigger = new_trigger(math.sqrt(r2))
+    increases = ResidualIncreases(solver.max_res_increase, solver.max_res_increase_total)
+    r_s = store(low.precision, r)
+    p = r_s.copy()
+    x = np.zeros(b.shape, np.complex128)
+    reason = f"reached maxiter = {solver.maxiter}"
+    converged = true_res <= solver.tol
+    while not converged and result.iterations < solver.maxiter:
+        with timed(result, low.precision.name):
+            a_low = low.operator.normal() if normal else low.operator
+            ap = a_low(p)
+            counts["low"] += per_apply
+            pap = sp.inner(p, ap).real
+            p2 = sp.norm2(p) if solver.alternative_reliable else 0.0
+            if not pap > 0:
+                update, breakdown = True, True
+            else:
+                breakdown = False
+                alpha = r2 / pap
+                r_old = r_s
+                r_s = store(low.precision, r_s - alpha * ap)
+                r2_old, r2 = r2, sp.norm2(r_s)
+                sigma = r2 - sp.inner(r_s, r_old).real
+                x += alpha * p
+                result.iterations += 1
+                result.history.append(math.sqrt(r2) / rhs_norm)
+                update = trigger.evaluate(math.sqrt(r2), r2_old)
+                if r2 <= (target * rhs_norm) ** 2:
+                    trigger.force()
+                    update = True
+                if not update:
+                    p = store(low.precision, r_s + ((sigma if sigma >= 0 else r2) / r2_old) * p)
+                    trigger.accumulate(alpha, p2)
+        if not update:
+            continue
+        with timed(result, P.outer.name):
+            y = store(P.outer, y + x).astype(np.complex128, copy=False)
+            x[...] = 0
+            r, true_res = true_residual(y)
+            r2_iterated, r2 = r2, sp.norm2(r)
+            result.reliable_updates += 1
+        converged = true_res <= solver.tol
+        if converged:
+            break
+        if normal and r2_iterated <= (target * rhs_norm) ** 2:
+            target = min(target, math.sqrt(r2) / rhs_norm * solver.tol / true_res * 0.5)
+        stalled = breakdown or increases.record(trigger.increased(math.sqrt(r2)))
+        if stalled:
+            why = (f"breakdown: <p, A p> <= 0 in precision '{low.precision.name}'" if breakdown
+                   else increases.describe())
+            if not low.can_fall_back():
+                reason = f"stopped: {why}"
+                break
+            low.fall_back(result, result.iterations, why)
+            increases.reset()
+            trigger = new_trigger(math.sqrt(r2))
+            r_s = store(low.precision, r)
+            p = r_s.copy()
+            continue
+        trigger.replaced(math.sqrt(r2), math.sqrt(sp.norm2(y)))
+        r_s = store(low.precision, r)
+        p = p - (sp.inner(r_s, p).real / r2) * r_s
+        p = store(low.precision, r_s + (r2 / r2_old) * p)
+    result.flops += counts["low"] * low.operator.flops
+    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)

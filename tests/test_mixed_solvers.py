@@ -1,0 +1,161 @@
+"""Mixed-precision solvers: reliable-update CG and BiCGstab, GCR with sloppy cycles, restarted defect
+correction, and the precision fallback chain. Every solve's true residual is recomputed here in double
+with the double operator."""
+
+import numpy as np
+import pytest
+
+from hpcmix.operators.base import LinearOperator
+from hpcmix.operators.precision_view import store
+from hpcmix.operators.staggered import StaggeredDirac
+from hpcmix.operators.wilson import WilsonDirac
+from hpcmix.precision import DOUBLE, HALF, SINGLE
+from hpcmix.lattice import Lattice
+from hpcmix.solvers import EvenOdd, EvenOddNormal
+from hpcmix.solvers.bicgstab import BiCGstab
+from hpcmix.solvers.cg import CG
+from hpcmix.solvers.defect_correction import DefectCorrection
+from hpcmix.solvers.gcr import GCR
+from hpcmix.solvers.mixed import resolve_precisions
+from hpcmix.solvers.mr import MR
+from hpcmix.registry import get_registry
+from lattice_helpers import random_spinor, weak_gauge
+
+TOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def system():
+    gauge = weak_gauge(epsilon=0.4)
+    dirac = WilsonDirac(gauge, -0.3, csw=1.0)
+    return dirac, random_spinor(gauge.lattice, 2)
+
+
+@pytest.fixture(scope="module")
+def double_cg(system):
+    dirac, b = system
+    return EvenOdd(CG(tol=TOL))(dirac).solve(b)
+
+
+def true_residual(dirac, b, x):
+    """|b - M x| / |b| with the double operator."""
+    lat = dirac.lattice
+    return np.sqrt(lat.norm2(b - dirac.M(x)) / lat.norm2(b))
+
+
+@pytest.mark.parametrize("sloppy,reconstruct,alternative", [
+    ("single", 18, False), ("half", 12, False), ("half", 8, True), ("quarter", 18, False), ("quarter", 12, True)])
+def test_reliable_cg(system, double_cg, sloppy, reconstruct, alternative):
+    dirac, b = system
+    cg = CG(tol=TOL, sloppy=sloppy, reconstruct_sloppy=reconstruct, alternative_reliable=alternative)
+    res = EvenOdd(cg)(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL
+    assert res.sloppy == sloppy and res.precision == "double" and not res.fallbacks
+    assert res.reliable_updates >= 3 and set(res.timings) == {"double", sloppy}
+    if sloppy != "quarter":
+        assert res.iterations <= 1.15 * double_cg.iterations
+    assert res.report()["timings"] == res.timings
+
+
+def test_plain_cg_is_unchanged(system, double_cg):
+    """Defaults (sloppy = precision = double) run the plain algorithm: no reliable updates."""
+    assert double_cg.reliable_updates == 0 and double_cg.sloppy == "double" and double_cg.converged
+
+
+def test_outer_precision_single(system):
+    """precision = single: the solution and true residual in single, iterations in half."""
+    dirac, b = system
+    res = EvenOdd(CG(tol=1e-5, precision="single", sloppy="half"))(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= 1e-5 and res.precision == "single"
+
+
+@pytest.mark.parametrize("sloppy", ["single", "half"])
+def test_reliable_bicgstab(system, sloppy):
+    dirac, b = system
+    res = EvenOdd(BiCGstab(tol=TOL, sloppy=sloppy))(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL and res.reliable_updates >= 3
+    full = BiCGstab(tol=TOL, sloppy=sloppy)(dirac.operator()).solve(b)
+    assert full.converged and true_residual(dirac, b, full.x) <= TOL
+
+
+@pytest.mark.parametrize("preconditioner", [None, MR(maxiter=4), CG(tol=0.1, maxiter=5)], ids=["none", "mr", "cg"])
+def test_mixed_gcr(system, preconditioner):
+    """The cycles in half, the preconditioner in quarter (a mixed-capable one confined to it)."""
+    dirac, b = system
+    gcr = GCR(tol=TOL, sloppy="half", precision_preconditioner="quarter", preconditioner=preconditioner)
+    res = EvenOdd(gcr)(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL
+    assert res.reliable_updates >= 2 and "half" in res.timings
+
+
+@pytest.mark.parametrize("sloppy", ["half", "quarter"])
+def test_defect_correction(system, double_cg, sloppy):
+    """Each correction restarts the Krylov space: more iterations than CG (reliable-update CG in
+    half takes as many as double CG here)."""
+    dirac, b = system
+    res = EvenOdd(DefectCorrection(tol=TOL, sloppy=sloppy))(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL
+    assert res.restarts >= 5 and res.solver == "evenodd(defect_correction(cg))" and res.reliable_updates == 0
+    assert res.iterations > double_cg.iterations
+
+
+def test_staggered_mixed_cg():
+    """Hermitian systems (staggered M^dag M per parity, MILC's even-odd scheme) in half."""
+    gauge = weak_gauge(epsilon=0.3)
+    dirac = StaggeredDirac(gauge, 0.05)
+    b = random_spinor(gauge.lattice, 6, shape=(3,))
+    res = EvenOddNormal(CG(tol=TOL, sloppy="half", reconstruct_sloppy=12))(dirac).solve(b)
+    assert res.converged and res.reliable_updates > 0
+    full = dirac.normal_operator()
+    assert np.sqrt(gauge.lattice.norm2(b - full(res.x)) / gauge.lattice.norm2(b)) <= TOL
+    res = EvenOdd(CG(tol=TOL, sloppy="half"))(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL
+
+
+# ---- the fallback chain ------------------------------------------------------------------------
+def diagonal_operator():
+    """A Hermitian positive-definite diagonal operator (condition number 2) whose half-precision copy
+    is wrong (0.4 times the right one): each correction found in half overshoots, so the true
+    residual grows by about 1.5 at every reliable update while the iterated one falls. Its single
+    and double copies are right."""
+    lattice = Lattice([4, 4, 4, 4])
+    d = np.random.default_rng(1).uniform(1, 2, lattice.shape + (3,))
+    wrong = 0.4 * d
+
+    def make(precision, reconstruct=18):
+        diag = wrong if precision is HALF else d
+        if precision is DOUBLE:
+            return LinearOperator(lattice, lambda x: d * x, hermitian=True, name="D", at=make)
+        return LinearOperator(lattice, lambda x: store(precision, diag * store(precision, x)), hermitian=True,
+                              name=f"D[{precision.name}]", precision=precision, reconstruct=reconstruct, at=make)
+
+    b = random_spinor(lattice, 7, shape=(3,))
+    return make(DOUBLE), b
+
+
+@pytest.mark.parametrize("solver", [CG, BiCGstab, GCR, DefectCorrection])
+def test_fallback_to_the_next_precision(solver):
+    op, b = diagonal_operator()
+    res = solver(tol=TOL, sloppy="half")(op).solve(b)
+    assert res.converged and np.sqrt(op.space.norm2(b - op(res.x)) / op.space.norm2(b)) <= TOL
+    assert [(f["from"], f["to"]) for f in res.fallbacks] == [("half", "single")]
+    assert "increased" in res.fallbacks[0]["reason"] and "single" in res.timings
+    assert res.report()["fallbacks"] == res.fallbacks
+
+
+def test_without_fallback_the_solve_stops():
+    op, b = diagonal_operator()
+    res = CG(tol=TOL, sloppy="half", fallback=False)(op).solve(b)
+    assert not res.converged and res.reason.startswith("stopped: true residual increased")
+    assert not res.fallbacks and res.iterations < 200
+
+
+def test_fallback_chain():
+    registry = get_registry()
+    cfg = dict(precision="double", sloppy="quarter", precision_preconditioner="sloppy", eigensolver="same",
+               reconstruct=12, reconstruct_sloppy=8)
+    p = resolve_precisions(registry, cfg)
+    assert [q.name for q in p.chain] == ["quarter", "half", "single", "double"]
+    assert p.preconditioner.name == "quarter" and p.eigensolver is DOUBLE and p.reconstruct_for(SINGLE) == 8
+    assert [q.name for q in resolve_precisions(registry, dict(cfg, precision="single")).chain] == \
+        ["quarter", "half", "single"]
