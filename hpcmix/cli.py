@@ -8,6 +8,7 @@ An error that only some ranks see aborts the whole MPI job, so no rank is left w
 import argparse
 import importlib.util
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -156,15 +157,28 @@ def main(argv=None):
             _print0(f"hpcmix: error: {exc}", file=sys.stderr)
             return exc.exit_code
         print(f"hpcmix: error on rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
-        comm.Abort(exc.exit_code)
+        _abort(comm, exc.exit_code)
     except KeyboardInterrupt:
-        comm.Abort(130) if comm.size > 1 else None
+        _abort(comm, 130) if comm.size > 1 else None
         return 130
     except Exception:
         print(f"hpcmix: internal error on rank {comm.rank}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
         if comm.size > 1:
-            comm.Abort(1)
+            _abort(comm, 1)
         return 1
+
+
+ABORT_GRACE_S = 1.0
+
+
+def _abort(comm, code):
+    """End every rank of the job. The launcher forwards each rank's stderr through a pipe and
+    stops reading once it kills the job, so the failing rank's message is given time to reach
+    the user before ``MPI_Abort``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(ABORT_GRACE_S)
+    comm.Abort(code)
 
 
 def run_main():
