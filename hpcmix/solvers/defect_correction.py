@@ -17,15 +17,12 @@ higher precision (``fallback``) or stops. Of the mixed-precision keys, ``reliabl
 """
 
 import math
-import time
-
-import numpy as np
 
 from ..operators.precision_view import store
 from ..params import Component, Param
-from .base import SolveResult, Solver
+from .base import Solver
 from .cg import CG
-from .mixed import MIXED_PARAMS, MixedPrecision, ResidualIncreases, SloppyOperator, confined, timed
+from .mixed import MIXED_PARAMS, MixedPrecision, MixedSolve, ResidualIncreases, confined, timed
 
 
 class DefectCorrection(MixedPrecision, Solver):
@@ -43,26 +40,13 @@ class DefectCorrection(MixedPrecision, Solver):
         self.inner = inner if inner is not None else CG()
 
     def solve(self, op, b, x0=None):
-        t0 = time.perf_counter()
-        P = self.precisions()
-        result = SolveResult(x=None, solver=f"{self.name}({self.inner.name})", precision=P.outer.name,
-                             sloppy=P.sloppy.name)
-        sp = op.space
-        high = op.at(P.outer, P.reconstruct)
-        bnorm = math.sqrt(sp.norm2(b))
-        if bnorm == 0:
-            return self.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
-        low = SloppyOperator(op, P, self.fallback)
+        ms = MixedSolve(self, op, b, name=f"{self.name}({self.inner.name})")
+        if ms.bnorm == 0:
+            return ms.zero_rhs()
+        result, low = ms.result, ms.low
         increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
-        applications = 0
-        with timed(result, P.outer.name):
-            if x0 is None:
-                y, s = np.zeros(b.shape, np.complex128), b.astype(np.complex128)
-            else:
-                y = store(P.outer, x0).astype(np.complex128, copy=False)
-                s = b - high(y)
-                applications += 1
-            res = math.sqrt(sp.norm2(s)) / bnorm
+        y, s = ms.start(x0)
+        res = math.sqrt(op.space.norm2(s)) / ms.bnorm
         reason = f"reached maxiter = {self.maxiter}"
         while res > self.tol and result.iterations < self.maxiter:
             with timed(result, low.precision.name):
@@ -73,11 +57,7 @@ class DefectCorrection(MixedPrecision, Solver):
             result.iterations += correction.iterations
             result.history.extend(correction.history)
             result.flops += correction.flops
-            with timed(result, P.outer.name):
-                y = store(P.outer, y + correction.x).astype(np.complex128, copy=False)
-                s = b - high(y)
-                applications += 1
-                new = math.sqrt(sp.norm2(s)) / bnorm
+            y, s, new = ms.correct(y, correction.x)
             if new <= self.tol:
                 res = new
                 break
@@ -89,4 +69,4 @@ class DefectCorrection(MixedPrecision, Solver):
                 low.fall_back(result, result.iterations, increases.describe())
                 increases.reset()
             res = new
-        return self.finish(high, b, y, bnorm, result, t0, applications, reason)
+        return ms.finish(y, reason)

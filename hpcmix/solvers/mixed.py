@@ -33,14 +33,19 @@ new precision can do it, else 18.
 """
 
 import copy
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import HpcmixError
+from ..operators.precision_view import store
 from ..params import Param
 from ..precision import FieldPrecision, resolve
 from ..registry import get_registry
+from .base import SolveResult
 
 MIXED_PARAMS = {
     "sloppy": Param(str, "same", "precision of the inner iterations (QUDA cuda_prec_sloppy); 'same' = precision"),
@@ -239,3 +244,56 @@ def timed(result, name):
         yield
     finally:
         result.timings[name] = result.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+class MixedSolve:
+    """What every mixed-precision solve of ``op x = b`` shares: the resolved precisions ``P``, the
+    report ``result``, the outer operator ``high`` (``op`` in ``P.outer`` with ``P.reconstruct``),
+    ``bnorm`` = |b| (float64), the :class:`SloppyOperator` ``low`` (None for b = 0, where nothing is
+    solved), and the counts of outer and sloppy operator applications that the flops come from."""
+
+    def __init__(self, solver, op, b, name=None):
+        self.t0 = time.perf_counter()
+        self.solver, self.b, self.space = solver, b, op.space
+        self.P = P = solver.precisions()
+        self.result = SolveResult(x=None, solver=name or solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
+        self.high = op.at(P.outer, P.reconstruct)
+        self.bnorm = math.sqrt(self.space.norm2(b))
+        self.low = SloppyOperator(op, P, solver.fallback) if self.bnorm else None
+        self.counts = {"high": 0, "low": 0}
+
+    def initial(self, x0):
+        """The starting solution y in the outer precision (as complex128; 0 without ``x0``)."""
+        if x0 is None:
+            return np.zeros(self.b.shape, np.complex128)
+        return store(self.P.outer, x0).astype(np.complex128, copy=False)
+
+    def start(self, x0):
+        """(y, s): the starting solution and its residual s = b - A y in the outer precision."""
+        with timed(self.result, self.P.outer.name):
+            y = self.initial(x0)
+            if x0 is None:
+                s = self.b.astype(np.complex128)
+            else:
+                s = self.b - self.high(y)
+                self.counts["high"] += 1
+            return y, s
+
+    def correct(self, y, x):
+        """(y, s, |s| / |b|) for the corrected solution y + x stored in the outer precision and its
+        residual s = b - A y there: a restart of GCR or defect correction."""
+        with timed(self.result, self.P.outer.name):
+            y = store(self.P.outer, y + x).astype(np.complex128, copy=False)
+            s = self.b - self.high(y)
+            self.counts["high"] += 1
+            return y, s, math.sqrt(self.space.norm2(s)) / self.bnorm
+
+    def finish(self, y, reason):
+        """The report of solution ``y``: true residual in the outer precision, flops, times."""
+        if self.low is not None:
+            self.result.flops += self.counts["low"] * self.low.operator.flops
+        return self.solver.finish(self.high, self.b, y, self.bnorm or 1.0, self.result, self.t0,
+                                  self.counts["high"], reason)
+
+    def zero_rhs(self):
+        return self.finish(np.zeros_like(self.b), "zero right-hand side")

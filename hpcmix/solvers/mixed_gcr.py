@@ -14,40 +14,26 @@ it. A true residual above the previous one counts as an increase; past ``max_res
 """
 
 import math
-import time
 
 import numpy as np
 
 from ..operators.precision_view import store
-from .base import SolveResult
-from .mixed import ResidualIncreases, SloppyOperator, confined, timed
+from .mixed import MixedSolve, ResidualIncreases, confined, timed
 
 
 def solve(solver, op, b, x0=None):
     """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.gcr.GCR`)."""
-    t0 = time.perf_counter()
-    P = solver.precisions()
-    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
-    sp = op.space
-    high = op.at(P.outer, P.reconstruct)
-    bnorm = math.sqrt(sp.norm2(b))
-    if bnorm == 0:
-        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
-    low = SloppyOperator(op, P, solver.fallback)
+    ms = MixedSolve(solver, op, b)
+    if ms.bnorm == 0:
+        return ms.zero_rhs()
+    P, result, sp, low, bnorm, counts = ms.P, ms.result, ms.space, ms.low, ms.bnorm, ms.counts
     precondition = None
     if solver.preconditioner is not None:
         rc = P.reconstruct_for(P.preconditioner)
         inner = confined(solver.preconditioner, P.preconditioner, rc)
         precondition = inner(op.at(P.preconditioner, rc))
-    counts = {"high": 0, "low": 0}
-    with timed(result, P.outer.name):
-        if x0 is None:
-            y, s = np.zeros(b.shape, np.complex128), b.astype(np.complex128)
-        else:
-            y = store(P.outer, x0).astype(np.complex128, copy=False)
-            s = b - high(y)
-            counts["high"] += 1
-        res = math.sqrt(sp.norm2(s)) / bnorm
+    y, s = ms.start(x0)
+    res = math.sqrt(sp.norm2(s)) / bnorm
     increases = ResidualIncreases(solver.max_res_increase, solver.max_res_increase_total)
     reason = f"reached maxiter = {solver.maxiter}"
     while res > solver.tol and result.iterations < solver.maxiter:
@@ -86,12 +72,8 @@ def solve(solver, op, b, x0=None):
                 if (rnorm <= solver.tol * bnorm or rnorm < solver.reliable_delta * r_start
                         or result.iterations >= solver.maxiter):
                     break
-        with timed(result, P.outer.name):
-            y = store(P.outer, y + x).astype(np.complex128, copy=False)
-            s = b - high(y)
-            counts["high"] += 1
-            new = math.sqrt(sp.norm2(s)) / bnorm
-            result.reliable_updates += 1
+        y, s, new = ms.correct(y, x)
+        result.reliable_updates += 1
         if new <= solver.tol:
             res = new
             break
@@ -104,5 +86,4 @@ def solve(solver, op, b, x0=None):
             low.fall_back(result, result.iterations, why)
             increases.reset()
         res = new
-    result.flops += counts["low"] * low.operator.flops
-    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)
+    return ms.finish(y, reason)

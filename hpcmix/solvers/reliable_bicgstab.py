@@ -18,36 +18,22 @@ precision of the chain, restarting the recurrence from the true residual; otherw
 """
 
 import math
-import time
 
 import numpy as np
 
 from ..operators.precision_view import store
-from .base import SolveResult
-from .mixed import ResidualIncreases, SloppyOperator, timed
+from .mixed import MixedSolve, ResidualIncreases, timed
 from .reliable import ReliableUpdates
 
 
 def solve(solver, op, b, x0=None):
     """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.bicgstab.BiCGstab`)."""
-    t0 = time.perf_counter()
-    P = solver.precisions()
-    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
-    sp = op.space
-    high = op.at(P.outer, P.reconstruct)
-    bnorm = math.sqrt(sp.norm2(b))
-    if bnorm == 0:
-        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
-    low = SloppyOperator(op, P, solver.fallback)
-    counts = {"high": 0, "low": 0}
-    with timed(result, P.outer.name):
-        if x0 is None:
-            y, r = np.zeros(b.shape, np.complex128), b.astype(np.complex128)
-        else:
-            y = store(P.outer, x0).astype(np.complex128, copy=False)
-            r = b - high(y)
-            counts["high"] += 1
-        r2 = sp.norm2(r)
+    ms = MixedSolve(solver, op, b)
+    if ms.bnorm == 0:
+        return ms.zero_rhs()
+    P, result, sp, high, low, bnorm, counts = ms.P, ms.result, ms.space, ms.high, ms.low, ms.bnorm, ms.counts
+    y, r = ms.start(x0)
+    r2 = sp.norm2(r)
     increases = ResidualIncreases(solver.max_res_increase, solver.max_res_increase_total)
     stop = (solver.tol * bnorm) ** 2
     x = np.zeros(b.shape, np.complex128)
@@ -108,5 +94,4 @@ def solve(solver, op, b, x0=None):
         with timed(result, low.precision.name):
             beta = (rho / rho_old) * (alpha / omega) if rho != 0 and omega != 0 else 0.0
             p = store(low.precision, r_s + beta * (p - omega * v))
-    result.flops += counts["low"] * low.operator.flops
-    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)
+    return ms.finish(y, reason)

@@ -28,30 +28,22 @@ precision of the chain (recorded in ``fallbacks``), otherwise it stops (QUDA's b
 """
 
 import math
-import time
 
 import numpy as np
 
 from ..operators.precision_view import store
-from .base import SolveResult
-from .mixed import ResidualIncreases, SloppyOperator, timed
+from .mixed import MixedSolve, ResidualIncreases, timed
 from .reliable import ReliableUpdates
 
 
 def solve(solver, op, b, x0=None):
     """Solve ``op x = b`` with the parameters of ``solver`` (a :class:`~hpcmix.solvers.cg.CG`)."""
-    t0 = time.perf_counter()
-    P = solver.precisions()
-    result = SolveResult(x=None, solver=solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
-    sp = op.space
-    high = op.at(P.outer, P.reconstruct)
+    ms = MixedSolve(solver, op, b)
+    if ms.bnorm == 0:
+        return ms.zero_rhs()
+    P, result, sp, high, low, bnorm, counts = ms.P, ms.result, ms.space, ms.high, ms.low, ms.bnorm, ms.counts
     normal = not op.hermitian
-    bnorm = math.sqrt(sp.norm2(b))
-    if bnorm == 0:
-        return solver.finish(high, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
     high_dag = high.adjoint()
-    low = SloppyOperator(op, P, solver.fallback)
-    counts = {"high": 0, "low": 0}
     per_apply = 2 if normal else 1
 
     def true_residual(y):
@@ -64,11 +56,8 @@ def solve(solver, op, b, x0=None):
         rhs = high_dag(b) if normal else b              # the right-hand side CG iterates on
         counts["high"] += 1 if normal else 0
         rhs_norm = math.sqrt(sp.norm2(rhs))
-        if x0 is None:
-            y, r, true_res = np.zeros(b.shape, np.complex128), rhs.copy(), 1.0
-        else:
-            y = store(P.outer, x0).astype(np.complex128, copy=False)
-            r, true_res = true_residual(y)
+        y = ms.initial(x0)
+        r, true_res = (rhs.copy(), 1.0) if x0 is None else true_residual(y)
         anorm = 0.0
         if solver.alternative_reliable:                 # |A| estimated as |A rhs| / |rhs| (as QUDA)
             anorm = math.sqrt(sp.norm2((high.normal() if normal else high)(rhs))) / rhs_norm
@@ -143,5 +132,4 @@ def solve(solver, op, b, x0=None):
         r_s = store(low.precision, r)
         p = p - (sp.inner(r_s, p).real / r2) * r_s
         p = store(low.precision, r_s + (r2 / r2_old) * p)
-    result.flops += counts["low"] * low.operator.flops
-    return solver.finish(high, b, y, bnorm, result, t0, counts["high"], reason)
+    return ms.finish(y, reason)
