@@ -159,3 +159,22 @@ def test_fallback_chain():
     assert p.preconditioner.name == "quarter" and p.eigensolver is DOUBLE and p.reconstruct_for(SINGLE) == 8
     assert [q.name for q in resolve_precisions(registry, dict(cfg, precision="single")).chain] == \
         ["quarter", "half", "single"]
+
+
+@pytest.mark.parametrize("solver", [CG(tol=TOL, sloppy="half"), BiCGstab(tol=TOL, sloppy="single"),
+                                    GCR(tol=TOL, sloppy="half"), DefectCorrection(tol=TOL, sloppy="half")],
+                         ids=["cg", "bicgstab", "gcr", "defect_correction"])
+def test_mixed_solve_from_a_starting_guess(system, solver):
+    """x0 = a solution to 1e-4: the mixed solve starts from its true residual and needs fewer
+    iterations than from zero; x0 = the exact solution needs none; b = 0 gives x = 0."""
+    dirac, b = system
+    op = dirac.operator()
+    cold = solver(op).solve(b)
+    rough = EvenOdd(CG(tol=1e-4))(dirac).solve(b).x
+    warm = solver(op).solve(b, x0=rough)
+    assert warm.converged and true_residual(dirac, b, warm.x) <= TOL
+    assert 0 < warm.iterations < cold.iterations
+    again = solver(op).solve(b, x0=warm.x)
+    assert again.converged and again.iterations == 0
+    zero = solver(op).solve(np.zeros_like(b))
+    assert zero.converged and zero.iterations == 0 and not np.any(zero.x)
