@@ -61,6 +61,20 @@ def test_fp32_gmres_ir_converges_far_beyond_classical(cond, mode, rhs):
         check_solution(A, rhs, res, cond=cond)
 
 
+@pytest.mark.parametrize("mode", [1, 3, 5])
+def test_fp32_gmres_ir_at_cond_1e10_with_a_krylov_budget_of_order_n(mode, rhs):
+    """Modes 1, 3 and 5 at 1e10 put most singular values below what fp32 resolves, so the LU
+    preconditions little and GMRES needs of order n steps: within the default budget (50) the solve
+    falls back with -50; with 3n steps it converges, still without the float64 LU."""
+    A = dense.randsvd(N, 1e10, mode, seed=11)
+    default = solve(A, rhs, "fp32", "gmres", backend="numpy")
+    assert default.code == NO_CONVERGENCE and default.fell_back and default.converged
+    res = solve(A, rhs, "fp32", "gmres", backend="numpy", max_iters=3 * N, max_inner=N, fallback=False)
+    assert res.code == SUCCESS and res.converged and not res.fell_back, res.reason
+    assert 50 < res.niters <= 3 * N
+    check_solution(A, rhs, res, cond=1e10)
+
+
 @pytest.mark.parametrize("prec", PRECISIONS)
 @pytest.mark.parametrize("method", METHODS)
 def test_every_precision_and_method_on_an_hpl_mxp_matrix(prec, method):
