@@ -62,11 +62,8 @@ class DefectCorrection(MixedPrecision, Solver):
                 res = new
                 break
             result.restarts += 1
-            if increases.record(new >= res):
-                if not low.can_fall_back():
-                    reason = f"stopped: {increases.describe()}"
-                    break
-                low.fall_back(result, result.iterations, increases.describe())
-                increases.reset()
+            if increases.record(new >= res) and not low.escalate(result, increases.describe(), increases):
+                reason = f"stopped: {increases.describe()}"
+                break
             res = new
         return ms.finish(y, reason)

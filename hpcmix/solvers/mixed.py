@@ -198,17 +198,20 @@ class SloppyOperator:
         self.precision = precision
         self.operator = self.op.at(precision, reconstruct)
 
-    def can_fall_back(self):
-        return self.allowed and self.level + 1 < len(self.precisions.chain)
-
-    def fall_back(self, result, iteration, reason):
-        """Continue in the next precision of the chain; records it in ``result.fallbacks``."""
+    def escalate(self, result, why, increases):
+        """The sloppy precision has stopped making progress (``why``): continue in the next precision
+        of the chain, recorded in ``result.fallbacks``, and reset the ``increases`` counts; False
+        (nothing changed) where the chain is exhausted or fallback is off."""
+        if not (self.allowed and self.level + 1 < len(self.precisions.chain)):
+            return False
         self.level += 1
         new = self.precisions.chain[self.level]
-        result.fallbacks.append({"from": self.precision.name, "to": new.name, "iteration": iteration,
-                                 "reason": reason})
+        result.fallbacks.append({"from": self.precision.name, "to": new.name, "iteration": result.iterations,
+                                 "reason": why})
         p = self.precisions
         self._set(new, p.reconstruct if new is p.outer else p.reconstruct_for(new))
+        increases.reset()
+        return True
 
 
 class ResidualIncreases:

@@ -80,10 +80,8 @@ def solve(solver, op, b, x0=None):
         result.restarts += 1
         if breakdown or increases.record(new > res):
             why = f"breakdown: A z = 0 in precision '{low.precision.name}'" if breakdown else increases.describe()
-            if not low.can_fall_back():
+            if not low.escalate(result, why, increases):
                 reason = f"stopped: {why}"
                 break
-            low.fall_back(result, result.iterations, why)
-            increases.reset()
         res = new
     return ms.finish(y, reason)

@@ -82,11 +82,9 @@ def solve(solver, op, b, x0=None):
                 break
             if breakdown or increases.record(trigger.increased(math.sqrt(r2))):
                 why = (f"breakdown in precision '{low.precision.name}'" if breakdown else increases.describe())
-                if not low.can_fall_back():
+                if not low.escalate(result, why, increases):
                     reason = f"stopped: {why}"
                     break
-                low.fall_back(result, result.iterations, why)
-                increases.reset()
                 restart = True
                 continue
             trigger.replaced(math.sqrt(r2), 0.0)

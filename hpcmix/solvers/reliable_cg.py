@@ -119,11 +119,9 @@ def solve(solver, op, b, x0=None):
         if stalled:
             why = (f"breakdown: <p, A p> <= 0 in precision '{low.precision.name}'" if breakdown
                    else increases.describe())
-            if not low.can_fall_back():
+            if not low.escalate(result, why, increases):
                 reason = f"stopped: {why}"
                 break
-            low.fall_back(result, result.iterations, why)
-            increases.reset()
             trigger = new_trigger(math.sqrt(r2))
             r_s = store(low.precision, r)
             p = r_s.copy()
