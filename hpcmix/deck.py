@@ -131,6 +131,9 @@ class Deck:
             problem = extra(cfg, v.registry)
             if problem:
                 raise v.error(problem[1], name, problem[0])
+        inputs = getattr(cls, "check_inputs", None)
+        if inputs is not None:
+            inputs(cfg, v, name)
         v.produced.append((name, cls.produces))
         return StageSpec(name, kind, cls, cfg)
 

@@ -111,15 +111,16 @@ def test_lookup_builtin_plugin_and_errors():
     reg = _FakeRegistry([e5m10, single])
     assert formats.lookup("fp16-twin", reg) is e5m10
     assert "fp16-twin" in formats.names(reg) and "single" not in formats.names(reg)
-    with pytest.raises(HpcmixError, match="field precision"):
+    with pytest.raises(HpcmixError, match="unknown factorization precision 'single'; registered: fp64, .*fp16-twin$"):
         formats.lookup("single", reg)
     with pytest.raises(HpcmixError, match="unknown"):
         formats.lookup("fp8", reg)
 
 
 def test_lookup_through_the_project_registry():
-    with pytest.raises(HpcmixError, match="unknown precision 'fp8'"):
+    with pytest.raises(HpcmixError, match="unknown factorization precision 'fp8'") as err:
         formats.lookup("fp8")
+    assert "fp16-scaled" in str(err.value) and "half" not in str(err.value)
 
 
 def test_squeeze_scales_exactly_into_range():

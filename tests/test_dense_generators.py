@@ -50,14 +50,19 @@ def test_randsvd_rejects_bad_arguments():
 
 
 def test_hpl_mxp_matrix():
+    """Strictly dominant: each diagonal entry exceeds its row's off-diagonal sum by |its own draw|
+    (<= 0.5); nonsingular down to n = 1 and 2, where weak dominance is not."""
     A = dense.hpl_mxp(50, seed=3)
     off = A - np.diag(np.diag(A))
-    np.testing.assert_allclose(np.diag(A), np.abs(off).sum(axis=1))
+    excess = np.diag(A) - np.abs(off).sum(axis=1)
+    assert (excess > 0).all() and (excess <= 0.5).all()
     assert np.abs(off).max() <= 0.5
     np.testing.assert_array_equal(A, dense.hpl_mxp(50, seed=3))
     Ac = dense.hpl_mxp(20, seed=3, complex=True, scale=2.0)
-    assert Ac.dtype == np.complex128
-    np.testing.assert_allclose(np.diag(Ac).real, np.abs(Ac - np.diag(np.diag(Ac))).sum(axis=1))
+    assert Ac.dtype == np.complex128 and (np.diag(Ac).imag == 0).all()
+    assert (np.diag(Ac).real > np.abs(Ac - np.diag(np.diag(Ac))).sum(axis=1)).all()
+    assert dense.hpl_mxp(1, seed=0)[0, 0] > 0
+    assert all(abs(np.linalg.det(dense.hpl_mxp(2, seed=s))) > 0 for s in range(50))
 
 
 def test_badly_scaled_and_rhs():

@@ -152,7 +152,7 @@ def test_fp64_factorization_leaves_the_matrix_alone():
 def test_backend_selection():
     assert resolve_backend("numpy") == "numpy"
     assert resolve_backend("auto") == ("cupy" if gpu.available() else "numpy")
-    with pytest.raises(ValueError):
+    with pytest.raises(HpcmixError, match="unknown dense backend 'tpu'"):
         resolve_backend("tpu")
     if not gpu.available():
         with pytest.raises(HpcmixError, match="cupy"):

@@ -263,3 +263,59 @@ def test_input_errors(rhs):
         solve(A, rhs, max_inner=0)
     with pytest.raises(HpcmixError, match="overflows float64"):
         solve(np.full((3, 3), 1e308), np.ones(3))
+    for kwargs, message in [({"tol": 0.0}, "tol must be a positive"), ({"tol": float("nan")}, "tol must be"),
+                            ({"inner_tol": 0.0}, r"inner_tol must lie in \(0, 1\)"),
+                            ({"block_size": 0}, "block_size must be >= 1"),
+                            ({"backend": "gpu"}, "unknown dense backend 'gpu'")]:
+        with pytest.raises(HpcmixError, match=message):
+            solve(A, rhs, **kwargs)
+    with pytest.raises(HpcmixError, match="right-hand side must be numeric"):
+        solve(np.eye(2), np.array(["1", "2"]))
+
+
+@pytest.mark.parametrize("method", ["gmres", "classical_gmres"])
+@pytest.mark.parametrize("a_scale, b_scale", [(1.0, 2.0**531), (1.0, 2.0**-531), (2.0**-664, 1.0), (2.0**997, 1.0)])
+def test_gmres_is_scale_invariant(method, a_scale, b_scale):
+    """Powers of two near 1e+-160, 1e-200, 1e300: every rounding is the same as at scale 1, so the solve
+    must take the same steps to the scaled solution (GMRES's 2-norms of such residuals would
+    over/underflow unscaled)."""
+    A = dense.randsvd(64, 1e2, 3, seed=2)
+    b = dense.random_rhs(64, seed=3)
+    prec = "fp16-scaled" if a_scale != 1.0 else "fp32"
+    ref = solve(A, b, prec, method, fallback=False)
+    res = solve(A * a_scale, b * b_scale, prec, method, fallback=False)
+    assert res.code == SUCCESS and res.converged and res.niters == ref.niters, res.reason
+    np.testing.assert_allclose(res.x, ref.x * (b_scale / a_scale), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_default_tolerance_is_attainable_for_tiny_systems(n):
+    """sqrt(n) eps is below the residual of a correctly rounded 1 x 1 solution about a quarter of
+    the time; the default max(sqrt(n), 2) eps is always met by the float64 LU."""
+    rng = np.random.default_rng(n)
+    for _ in range(200):
+        A, b = rng.standard_normal((n, n)), rng.standard_normal(n)
+        for prec in ("fp64", "fp32"):
+            res = solve(A, b, prec)
+            assert res.converged and res.tol == max(math.sqrt(n), 2.0) * EPS
+            assert not res.fell_back or prec == "fp32"
+
+
+def test_fp16_scaled_with_a_subnormal_row():
+    """A row whose largest entry is subnormal: its power-of-two scale is capped at 2^1023 instead of
+    becoming inf, and the solve converges without falling back."""
+    A = dense.randsvd(32, 10, 3, seed=2)
+    A[5] *= 1e-310
+    b = np.ones(32)
+    b[5] = 1e-310
+    res = solve(A, b, "fp16-scaled", "gmres", fallback=False)
+    assert res.code == SUCCESS and res.converged
+    np.testing.assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-9)
+
+
+def test_history_after_a_fallback_ends_with_the_returned_solution():
+    A = dense.randsvd(8, 1e30, 3, seed=1)
+    b = np.ones(8)
+    res = solve(A, b, "fp32", "classical")
+    assert res.fell_back and res.history[-1] == res.backward_error
+    assert len(res.history) > res.outer_niters + 1

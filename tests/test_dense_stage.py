@@ -2,6 +2,7 @@
 registration, and consistent results and errors on several MPI ranks."""
 
 import json
+import re
 import sys
 import textwrap
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import pytest
 
 from hpcmix import dense, hookspecs
 from hpcmix.dense import formats, plugin
-from hpcmix.errors import DeckError, HpcmixError
+from hpcmix.errors import DeckError, HpcmixError, SolverError
 from hpcmix.io.results import ResultsFile
 from hpcmix.params import Validator
 from hpcmix.registry import Registry
@@ -50,10 +51,10 @@ def configure(table, registry=None, base_dir="."):
     return cfg
 
 
-def run_stage(tmp_path, table, registry=None, name="dense"):
+def run_stage(tmp_path, table, registry=None, name="dense", logs=None):
     out = tmp_path / "out.h5"
     results = ResultsFile(out, overwrite=True).open()
-    logs = []
+    logs = [] if logs is None else logs
     ctx = Context(lattice=None, registry=registry, backend=None, results=results,
                   deck=SimpleNamespace(base_dir=tmp_path, path=tmp_path / "deck.toml"), log=logs.append)
     ctx.stage = name
@@ -111,10 +112,11 @@ def test_file_deck_relative_paths_and_fallback(tmp_path):
         assert f["dense"].attrs["nrhs"] == 2 and "factorization_seconds" in f["dense"].attrs
     assert "fell back to fp64 (code -2: conversion overflow)" in logs[0]
     table["fallback"] = False
-    result, out, logs = run_stage(tmp_path, table)
-    assert result.x is None and not result.converged
-    with h5py.File(out) as f:
-        assert "x" not in f["dense"] and f["dense"].attrs["code"] == -2
+    logs = []
+    with pytest.raises(SolverError, match="stage 'dense': the dense solve did not converge .*code -2"):
+        run_stage(tmp_path, table, logs=logs)
+    with h5py.File(tmp_path / "out.h5") as f:     # the report is written before the error
+        assert "x" not in f["dense"] and f["dense"].attrs["code"] == -2 and not f["dense"].attrs["converged"]
     assert "NOT converged" in logs[0]
 
 
@@ -173,7 +175,7 @@ MPI_SCRIPT = textwrap.dedent("""
             results.commit()
             print("RESULT", r.niters, r.code, float(abs(r.x).sum()), file=log)
         except HpcmixError as exc:
-            print("ERROR", exc.collective, exc, file=log)
+            print("ERROR", exc.collective, type(exc).__name__, exc.exit_code, exc, file=log)
 """)
 
 
@@ -196,5 +198,54 @@ def test_two_ranks_agree_and_fail_together(tmp_path):
     out = tmp_path / "bad.h5"
     proc = run_mpi(2, [sys.executable, str(script), str(out), json.dumps(bad)], timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for line in rank_lines(out):
-        assert line.startswith("ERROR True") and "key 'matrix.file': file not found" in line
+    lines = rank_lines(out)
+    assert lines[0] == lines[1]      # same class and exit code on every rank, not a generic error
+    assert lines[0].startswith("ERROR True DeckError 2") and "key 'matrix.file': file not found" in lines[0]
+
+
+DECK = """[run]
+output = "out.h5"
+
+[[stage]]
+name = "first"
+kind = "dense_solve"
+matrix = {{ generator = "hpl_mxp", n = 50 }}
+
+[[stage]]
+name = "second"
+kind = "dense_solve"
+{second}
+"""
+
+
+@pytest.mark.parametrize("second, key, message", [
+    ('matrix = { file = "data/missing.h5", dataset = "A" }', "matrix.file", "file not found"),
+    ('matrix = { file = "data/m.h5", dataset = "nope" }', "matrix.file", "no dataset 'nope'"),
+    ('matrix = { file = "data/m.h5", dataset = "rect" }', "matrix.file", r"shape \(4, 3\), not a non-empty square"),
+    ('matrix = { file = "data/m.h5", dataset = "A" }\nrhs = { file = "data/m.h5", dataset = "rect" }', "rhs.file",
+     r"shape \(4, 3\); the right-hand side of an 5 x 5 system"),
+    ('matrix = { file = "data/m.mtx" }\nrhs = { file = "data/b.npy" }', "rhs.file", r"shape \(4,\)"),
+    ('matrix = { generator = "randsvd", n = 10, scale = inf }', "matrix.scale", "must be finite and non-zero"),
+    ('matrix = { generator = "badly_scaled", n = 10, decades = 400.0 }', "matrix.decades", r"must lie in \[0, 100\]"),
+    ('matrix = { generator = "hpl_mxp", n = 10000000 }', "matrix.n", "needs about .* GiB"),
+])
+def test_check_reads_the_inputs_before_any_work(tmp_path, second, key, message):
+    """hpcmix check (and run, before its first stage) opens every matrix and right-hand-side file
+    named by the deck and checks the shapes in their headers, and the limits of the generators."""
+    import scipy.io
+
+    from cli_helpers import hpcmix
+    (tmp_path / "data").mkdir()
+    with h5py.File(tmp_path / "data" / "m.h5", "w") as f:
+        f["A"] = np.eye(5)
+        f["rect"] = np.ones((4, 3))
+    scipy.io.mmwrite(str(tmp_path / "data" / "m.mtx"), np.eye(5))
+    np.save(tmp_path / "data" / "b.npy", np.ones(4))
+    deck = tmp_path / "deck.toml"
+    deck.write_text(DECK.format(second=second))
+    for command in ("check", "run"):
+        proc = hpcmix(command, deck, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"stage 'second': key '{key}'" in proc.stderr and "Traceback" not in proc.stderr
+        assert re.search(message, proc.stderr), proc.stderr
+        assert "[first]" not in proc.stdout and not (tmp_path / "out.h5").exists()

@@ -15,6 +15,7 @@ import time
 import numpy as np
 from scipy.linalg import lapack
 
+from ..errors import HpcmixError
 from . import gpu
 from .lu import BLOCK_SIZE, HostKernels, LUFailure, blocked_lu
 from .norms import inf_norm
@@ -38,7 +39,7 @@ def resolve_backend(backend):
     if backend == "cupy":
         gpu.require()
     elif backend != "numpy":
-        raise ValueError(f"unknown dense backend {backend!r} (auto, numpy, cupy)")
+        raise HpcmixError(f"unknown dense backend {backend!r} (auto, numpy, cupy)")
     return backend
 
 
@@ -117,7 +118,7 @@ class LowPrecisionLU:
         if np.iscomplexobj(C) and not np.iscomplexobj(lu):
             return self._solve(C.real, lu, low) + 1j * self._solve(C.imag, lu, low)
         if self.r is not None:
-            C = (self.mu * self.r).reshape((-1,) + (1,) * (C.ndim - 1)) * C
+            C = self.mu * (self.r.reshape((-1,) + (1,) * (C.ndim - 1)) * C)
         scale = None
         if low:
             scale = np.abs(C).max(axis=0) if C.size else np.zeros(C.shape[1:])

@@ -153,10 +153,10 @@ def lookup(precision, registry=None):
     if registry is None:
         from ..registry import get_registry
         registry = get_registry()
-    obj = registry.lookup("precisions", precision)
-    if getattr(obj, "role", None) != "factorization":
-        raise HpcmixError(f"precision '{precision}' is a {obj.role} precision, not a factorization precision")
-    return obj
+    known = names(registry)
+    if precision not in known:
+        raise HpcmixError(f"unknown factorization precision {precision!r}; registered: {', '.join(known)}")
+    return registry.lookup("precisions", precision)
 
 
 def names(registry=None):

@@ -8,9 +8,10 @@ LAPACK's DLATM1 modes, sigma_1 = 1 and condition number ``cond`` (2-norm):
   mode 3: sigma_i = cond^(-(i-1)/(n-1))               geometric
   mode 4: sigma_i = 1 - (i-1)/(n-1) (1 - 1/cond)       arithmetic
   mode 5: log sigma_i uniform in [-log cond, 0]       random (the extremes are not pinned, as in DLATM1)
-``hpl_mxp``: HPL-MxP's matrix: off-diagonal entries uniform in [-0.5, 0.5), each diagonal entry the
-sum of the absolute values of the off-diagonal entries of its row (diagonally dominant, so LU needs
-no pivoting). HPL-MxP draws from its own LCG; this uses numpy's PCG64 with the same distribution.
+``hpl_mxp``: HPL-MxP's matrix: entries uniform in [-0.5, 0.5), then each diagonal entry replaced by
+the sum of the absolute values of its row's entries, its own draw included (as the HPL-MxP
+reference generator does): strictly diagonally dominant, so nonsingular for every n (n = 1 too) and
+LU needs no pivoting. HPL-MxP draws from its own LCG; this uses numpy's PCG64 with the same distribution.
 ``badly_scaled``: diag(10^a) randsvd(cond) diag(10^c) with a_i, c_j uniform in [-decades, decades]:
 entries spread over 4 decades + log10(cond) orders of magnitude, the case that equilibration is for.
 Every generator takes ``scale`` (a factor applied last) and ``complex`` (complex Gaussian inputs,
@@ -67,7 +68,6 @@ def hpl_mxp(n, seed=0, complex=False, scale=1.0):
     A = rng.uniform(-0.5, 0.5, (n, n))
     if complex:
         A = A + 1j * rng.uniform(-0.5, 0.5, (n, n))
-    np.fill_diagonal(A, 0.0)
     np.fill_diagonal(A, np.abs(A).sum(axis=1))
     return scale * A
 

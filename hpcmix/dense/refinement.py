@@ -3,7 +3,7 @@
 Every method starts from X0 = M^-1 B and repeats, for the columns not yet converged,
     R = B - A X (float64),  solve A D = R approximately,  X <- X + D.
 A column has converged when ||r||_inf <= tol ||A||_inf ||x||_inf, tested on the float64 residual
-of the current X (LAPACK DSGESV's test with tol = sqrt(n) eps); nothing else counts as convergence.
+of the current X (LAPACK DSGESV's test; default tol = max(sqrt(n), 2) eps); nothing else counts as convergence.
 
 Correction solvers (cuSOLVER's IRS names in brackets):
   "classical" [CLASSICAL]: D = M^-1 R with the triangular solves in the factors' precision
@@ -25,7 +25,7 @@ or correction -> REFINEMENT_OVERFLOW. Either way the iterate with the smallest b
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import norm, solve_triangular
 
 from .factorization import RefinementOverflow
 from .norms import column_inf_norms, hpl_ratios
@@ -77,14 +77,36 @@ class _Checker:
         return R, done, measure
 
 
+def _nrm2(v):
+    """The 2-norm by BLAS nrm2 (scaled: no overflow or underflow in the sum of squares)."""
+    return norm(v, check_finite=False)
+
+
 def gmres(A, precondition, r, max_steps, rtol):
     """Left-preconditioned GMRES for A d = r from d = 0, with Arnoldi by classical Gram-Schmidt
     applied twice and complex Givens rotations. Stops when ||M^-1 (r - A d)||_2 <= rtol ||M^-1 r||_2
-    (the rotated least-squares residual) or after ``max_steps``. Returns (d, steps)."""
+    (the rotated least-squares residual) or after ``max_steps``. Returns (d, steps).
+    GMRES is linear in r, so it runs on r / max|r_i| (a power of two, exact) and scales d back:
+    the 2-norms cannot overflow or underflow whatever the size of the residual."""
+    rmax = float(np.max(np.abs(r), initial=0.0))
+    dtype = np.result_type(A.dtype, r.dtype)
+    if rmax == 0 or max_steps <= 0:
+        return np.zeros(r.shape, dtype), 0
+    s = float(np.exp2(np.floor(np.log2(rmax))))
+    with np.errstate(all="ignore"):
+        d, steps = _gmres(A, precondition, r / s, max_steps, rtol, dtype)
+        d = d * s
+    if not np.isfinite(d).all():
+        raise RefinementOverflow("inf or NaN in a GMRES correction")
+    return d, steps
+
+
+def _gmres(A, precondition, r, max_steps, rtol, dtype):
     z = precondition(r)
-    beta = np.linalg.norm(z)
-    dtype = np.result_type(A.dtype, z.dtype)
-    if beta == 0 or max_steps <= 0:
+    beta = _nrm2(z)
+    if not np.isfinite(beta):
+        raise RefinementOverflow("inf or NaN in the preconditioned residual")
+    if beta == 0:
         return np.zeros(r.shape, dtype), 0
     V = np.empty((max_steps + 1, r.shape[0]), dtype)
     H = np.zeros((max_steps + 1, max_steps), dtype)
@@ -99,12 +121,14 @@ def gmres(A, precondition, r, max_steps, rtol):
             h = V[:k + 1].conj() @ w
             w = w - V[:k + 1].T @ h
             H[:k + 1, k] += h
-        H[k + 1, k] = np.linalg.norm(w)
+        H[k + 1, k] = _nrm2(w)
         for i in range(k):
             hi = c[i] * H[i, k] + s[i] * H[i + 1, k]
             H[i + 1, k] = -np.conj(s[i]) * H[i, k] + c[i] * H[i + 1, k]
             H[i, k] = hi
         a, b = H[k, k], H[k + 1, k]
+        if not (np.isfinite(a) and np.isfinite(b)):
+            raise RefinementOverflow("inf or NaN in the GMRES Hessenberg matrix")
         rho = np.hypot(abs(a), abs(b))
         if a == 0:
             c[k], s[k], H[k, k] = 0.0, 1.0, b

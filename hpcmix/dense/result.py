@@ -41,7 +41,9 @@ class DenseResult:
     residual of the returned x. ``niters``: refinement iterations (classical: low-precision LU solves
     after the first; GMRES: inner GMRES steps; the largest over the right-hand sides).
     ``outer_niters``: outer refinement steps. ``history``: the HPL-MxP scaled residual (largest over
-    the columns) of the initial solution and after each outer step. ``backward_error``: that quantity
+    the columns) of the initial solution and after each outer step, then, after a fallback, of the
+float64 LU's solution and its refinement steps (so ``history[-1]`` is always the returned x's
+where one was computed). ``backward_error``: that quantity
     for the returned x (<= 16 passes HPL-MxP; inf where there is no x). ``times``: seconds per phase spent in this call.
     """
 

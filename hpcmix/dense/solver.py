@@ -65,6 +65,8 @@ class DenseFactorization:
 
     def __init__(self, A, factorization="fp32", *, backend="auto", block_size=BLOCK_SIZE, registry=None,
                  what="the matrix"):
+        if int(block_size) < 1:
+            raise HpcmixError(f"block_size must be >= 1, got {block_size}")
         self.A = as_matrix(A, what)
         self.what = what
         self.n = self.A.shape[0]
@@ -80,8 +82,10 @@ class DenseFactorization:
         self._lu64 = self.lu if self.precision is formats.FP64 else None
 
     def default_tol(self):
-        """LAPACK DSGESV's tolerance: sqrt(n) eps."""
-        return math.sqrt(self.n) * EPS
+        """LAPACK DSGESV's tolerance sqrt(n) eps, but at least 2 eps: for n = 1 (and often 2) the float64
+        residual of the correctly rounded solution exceeds sqrt(n) eps ||A|| ||x|| (1 x 1: in about
+        a quarter of random cases), so the test could not be passed."""
+        return max(math.sqrt(self.n), 2.0) * EPS
 
     def solve(self, B, refinement="classical", *, tol=None, max_iters=MAX_ITERS, max_inner=MAX_INNER,
               inner_tol=INNER_TOL, fallback=True):
@@ -90,7 +94,13 @@ class DenseFactorization:
             raise HpcmixError(f"unknown refinement '{refinement}'; one of {', '.join(METHODS)}")
         if max_iters < 0 or max_inner < 1:
             raise HpcmixError("max_iters must be >= 0 and max_inner >= 1")
+        if tol is not None and not (math.isfinite(tol) and tol > 0):
+            raise HpcmixError(f"tol must be a positive finite number, got {tol}")
+        if not 0 < inner_tol < 1:
+            raise HpcmixError(f"inner_tol must lie in (0, 1), got {inner_tol}")
         B = np.asarray(B)
+        if B.dtype.kind not in "iufc":
+            raise HpcmixError(f"the right-hand side must be numeric, got dtype {B.dtype}")
         vector = B.ndim == 1
         if B.ndim not in (1, 2) or B.shape[0] != self.n:
             raise HpcmixError(f"the right-hand side must have shape ({self.n},) or ({self.n}, k), got {B.shape}")
@@ -123,6 +133,7 @@ class DenseFactorization:
                            max_inner=max_inner, inner_tol=inner_tol)
             times["fallback"] = time.perf_counter() - t2
             X, converged, fell_back, backward = out64.X, out64.code == SUCCESS, True, out64.backward_error
+            history += out64.history
             reason = f"{reason}; fell back to the float64 LU" + ("" if converged else f" ({out64.reason})")
         if X is not None and vector:
             X = X[:, 0]

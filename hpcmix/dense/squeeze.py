@@ -20,10 +20,12 @@ THETA = 0.1
 
 
 def _pow2_inverse(m):
-    """2^round(-log2 m) for m > 0, 1 where m is 0 (an all-zero row or column stays as it is)."""
+    """2^round(-log2 m) for m > 0, 1 where m is 0 (an all-zero row or column stays as it is); the
+    exponent is capped at 1023 so that a subnormal m gives the largest finite power of two, not inf
+    (the column scaling and mu then bring such a row the rest of the way)."""
     out = np.ones_like(m)
     nz = m > 0
-    out[nz] = np.exp2(-np.round(np.log2(m[nz])))
+    out[nz] = np.exp2(np.minimum(-np.round(np.log2(m[nz])), 1023.0))
     return out
 
 
@@ -34,7 +36,7 @@ def squeeze(A, max_value, theta=THETA):
     s = _pow2_inverse((absA * r[:, None]).max(axis=0))
     beta = float((absA * r[:, None] * s[None, :]).max()) if A.size else 1.0
     mu = float(np.exp2(np.floor(np.log2(theta * max_value / beta)))) if beta > 0 else 1.0
-    return (mu * r)[:, None] * A * s[None, :], r, s, mu
+    return mu * (r[:, None] * A * s[None, :]), r, s, mu     # mu last: mu * r may not be finite
 
 
 def operand_scale(U, max_value, theta=THETA):

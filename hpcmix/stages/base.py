@@ -18,7 +18,9 @@ class Stage:
         raise NotImplementedError
 
     # Optional, checked before any work: ``check_lattice(cfg, dims, registry)`` returns
-    # (key, message) where the stage's parameters do not fit the lattice, else None.
+    # (key, message) where the stage's parameters do not fit the lattice, else None;
+    # ``check_inputs(cfg, validator, stage)`` reads the headers of the files the stage will read
+    # (paths relative to the deck's folder) and raises ``validator.error(message, stage, key)``.
 
 
 class Context:

@@ -19,6 +19,9 @@ attributes (``niters``, ``backward_error`` = HPL-MxP's scaled residual, ``fell_b
 to the whole stage's wall time, matrix generation included, and ``solve_seconds`` keeps the solve's).
 """
 
+import math
+import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ from mpi4py import MPI
 from ..dense import DenseFactorization, formats, generators, matrix_io
 from ..dense.refinement import METHODS
 from ..dense.solver import INNER_TOL, MAX_INNER, MAX_ITERS
-from ..errors import DeckError, HpcmixError
+from ..errors import DeckError, FormatError, HpcmixError, SolverError
 from ..params import REQUIRED, Param, PathParam, Validator
 from .base import Stage
 
@@ -43,7 +46,8 @@ def _at_least_one(v):
 _COMMON = {
     "seed": Param(int, 0, "random seed"),
     "complex": Param(bool, False, "complex entries"),
-    "scale": Param(float, 1.0, "factor applied to every entry"),
+    "scale": Param(float, 1.0, "factor applied to every entry",
+                   check=lambda v: None if math.isfinite(v) and v != 0 else "must be finite and non-zero"),
 }
 _N = Param(int, REQUIRED, "order of the matrix", check=_at_least_one)
 _COND = Param(float, 1e3, "2-norm condition number", check=lambda v: None if v >= 1 else "must be >= 1")
@@ -61,7 +65,8 @@ MATRIX_SOURCES = {
     "randsvd": {**_generator("randsvd"), "n": _N, "cond": _COND, "mode": _MODE, **_COMMON},
     "hpl_mxp": {**_generator("hpl_mxp"), "n": _N, **_COMMON},
     "badly_scaled": {**_generator("badly_scaled"), "n": _N, "cond": _COND, "mode": _MODE,
-                     "decades": Param(float, 2.0, "row and column scales 10^u, u uniform in [-decades, decades]"),
+                     "decades": Param(float, 2.0, "row and column scales 10^u, u uniform in [-decades, decades]",
+                                      check=lambda v: None if 0 <= v <= 100 else "must lie in [0, 100]"),
                      **_COMMON},
 }
 #: Declared keys of each ``rhs`` table kind.
@@ -103,7 +108,7 @@ class DenseSolveStage(Stage):
                                + ", ".join(formats.names()) + ")"),
         "refinement": Param(str, "classical", "refinement solver", choices=METHODS),
         "tol": Param(float, None, "converged when ||b - A x||_inf <= tol ||A||_inf ||x||_inf for every "
-                     "column; default sqrt(n) eps (LAPACK DSGESV)", check=_positive),
+                     "column; default max(sqrt(n), 2) eps (LAPACK DSGESV's sqrt(n) eps, which n = 1 cannot meet)", check=_positive),
         "max_iters": Param(int, MAX_ITERS, "most refinement iterations (classical: LU solves; GMRES: inner steps)",
                            check=lambda v: None if v >= 0 else "must be >= 0"),
         "max_inner": Param(int, MAX_INNER, "most GMRES steps per outer step", check=_at_least_one),
@@ -124,6 +129,39 @@ class DenseSolveStage(Stage):
             return exc.key, exc.reason
         return None
 
+    @classmethod
+    def check_inputs(cls, cfg, validator, stage):
+        """Before any work: the matrix and right-hand-side files exist and their headers hold a square
+        matrix and fitting right-hand sides, and the system fits in this node's memory."""
+        cfg = cls.normalize(cfg, validator, stage)
+        spec = cfg["matrix"]
+        if spec["kind"] == "file":
+            path, dataset = cls._file(spec, validator, stage, "matrix")
+            n = cls._header(lambda: matrix_io.check_matrix_shape(matrix_io.array_shape(path, dataset),
+                                                                 matrix_io.describe(path, dataset)),
+                            validator, stage, "matrix")
+        else:
+            n = spec["n"]
+        rhs = cfg["rhs"]
+        if rhs["kind"] == "file":
+            path, dataset = cls._file(rhs, validator, stage, "rhs")
+            cls._header(lambda: matrix_io.check_rhs_shape(matrix_io.array_shape(path, dataset), n,
+                                                          matrix_io.describe(path, dataset)),
+                        validator, stage, "rhs")
+        need, have = 6 * n * n * (16 if spec.get("complex") else 8), _physical_memory()
+        if have and need > have:
+            key = "matrix.file" if spec["kind"] == "file" else "matrix.n"
+            raise validator.error(f"a system of order {n} needs about {need / 2**30:.1f} GiB (the matrix, its "
+                                  f"low-precision and float64 factors, work space); this node has "
+                                  f"{have / 2**30:.1f} GiB", stage, key)
+
+    @staticmethod
+    def _header(check, validator, stage, key):
+        try:
+            return check()
+        except FormatError as exc:
+            raise validator.error(str(exc), stage, f"{key}.file") from None
+
     @staticmethod
     def normalize(cfg, validator, stage):
         """cfg with ``matrix`` and ``rhs`` validated and normalized (DeckError naming the key otherwise)."""
@@ -143,15 +181,10 @@ class DenseSolveStage(Stage):
             try:
                 message = ("ok", *self._solve(ctx, cfg))
             except Exception as exc:  # every rank must learn of it, or the others would hang
-                message = ("error", f"{exc}")
-                error = exc
+                message, error = ("error", _portable(exc)), exc
         message = comm.bcast(message, root=0)
-        if message[0] == "error":
-            if comm.rank == 0:
-                if isinstance(error, HpcmixError):
-                    error.collective = True
-                raise error
-            raise HpcmixError(message[1], collective=True)
+        if message[0] == "error":     # every rank raises the same error: same message, class, exit code
+            raise error if comm.rank == 0 else message[1]
         _, result, info = message
         path = f"/{ctx.stage}"
         if result.x is not None:
@@ -164,6 +197,9 @@ class DenseSolveStage(Stage):
         ctx.log(f"{ctx.stage}: n = {info['n']}, {result.factorization} LU + {result.refinement} refinement: "
                 f"{outcome} in {result.niters} iterations{extra}; HPL-MxP backward error "
                 f"{result.backward_error:.3g} (<= 16 passes); {result.seconds:.3g} s")
+        if not result.converged:    # as the propagator: the report is kept in the partial results
+            raise SolverError(f"stage '{ctx.stage}': the dense solve did not converge ({result.reason}; code "
+                              f"{result.code}: {result.code_name})", collective=True)
         return result
 
     def _solve(self, ctx, cfg):
@@ -190,7 +226,8 @@ class DenseSolveStage(Stage):
     def _matrix(self, spec, validator, stage):
         if spec["kind"] == "file":
             path, dataset = self._file(spec, validator, stage, "matrix")
-            return matrix_io.load_matrix(path, dataset), f"matrix {matrix_io.describe(path, dataset)}"
+            A = self._header(lambda: matrix_io.load_matrix(path, dataset), validator, stage, "matrix")
+            return A, f"matrix {matrix_io.describe(path, dataset)}"
         args = {k: v for k, v in spec.items() if k != "kind"}
         A = generators.GENERATORS[spec["kind"]](**args)
         return A, f"{spec['kind']} matrix ({', '.join(f'{k}={v}' for k, v in args.items())})"
@@ -198,5 +235,29 @@ class DenseSolveStage(Stage):
     def _rhs(self, spec, n, validator, stage):
         if spec["kind"] == "file":
             path, dataset = self._file(spec, validator, stage, "rhs")
-            return matrix_io.load_rhs(path, dataset, n)
+            return self._header(lambda: matrix_io.load_rhs(path, dataset, n), validator, stage, "rhs")
         return generators.random_rhs(n, **{k: v for k, v in spec.items() if k != "kind"})
+
+
+def _physical_memory():
+    """Bytes of memory on this node (0 where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _portable(exc):
+    """``exc`` as an error every rank can raise: itself (marked collective) where it is an
+    HpcmixError that pickles, keeping its class and exit code; else an HpcmixError with its message."""
+    if isinstance(exc, HpcmixError):
+        exc.collective = True
+        try:
+            pickle.dumps(exc)
+            return exc
+        except Exception:
+            pass
+    out = HpcmixError(str(exc) if isinstance(exc, HpcmixError) else f"rank 0: {type(exc).__name__}: {exc}",
+                      collective=True)
+    out.exit_code = getattr(exc, "exit_code", 1)
+    return out
