@@ -6,6 +6,7 @@ versions, process grid and per-stage timings as metadata.
 
 import platform
 import time
+from contextlib import contextmanager
 
 import h5py
 import numpy as np
@@ -14,7 +15,7 @@ from mpi4py import MPI
 from . import __version__
 from .backends import load_backend
 from .comm import collective
-from .errors import HpcmixError
+from .errors import DeckError, HpcmixError
 from .io.results import ResultsFile
 from .lattice import Lattice
 from .stages import Context
@@ -59,7 +60,8 @@ def run_deck(deck, *, overwrite=False, log=None):
             ctx.stage = spec.name
             log(f"[{spec.name}] {spec.kind}")
             t0 = time.perf_counter()
-            ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
+            with _naming_the_stage(deck, spec):
+                ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
             timings[spec.name] = time.perf_counter() - t0
             results.set_attrs(spec.name, {"kind": spec.kind, "seconds": timings[spec.name]})
     except BaseException:
@@ -73,3 +75,16 @@ def run_deck(deck, *, overwrite=False, log=None):
     log(f"results written to {deck.run['output']}")
     return timings
 
+
+
+@contextmanager
+def _naming_the_stage(deck, spec):
+    """An HpcmixError raised while stage ``spec`` runs says where it comes from, as a deck error does:
+    "<deck file>: stage '<name>' (<kind>): <message>" (deck errors already say it)."""
+    try:
+        yield
+    except HpcmixError as exc:
+        if not isinstance(exc, DeckError) and exc.args:
+            message = str(exc.args[0]).removeprefix(f"stage '{spec.name}': ")
+            exc.args = (f"{deck.path}: stage '{spec.name}' ({spec.kind}): {message}",) + exc.args[1:]
+        raise

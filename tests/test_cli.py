@@ -135,3 +135,14 @@ def test_convert_command(tmp_path, shared_data):
     with h5py.File(tmp_path / "p.h5") as out:
         assert out["plaq"].attrs["plaquette"] == pytest.approx(0.5948501589, abs=1e-9)
         assert out["g"].attrs["format"] == "ildg"
+
+
+def test_a_run_time_error_names_the_deck_and_the_stage(tmp_path):
+    """An unconverged solve ends the run (exit 1) with one line naming the deck file and the stage,
+    and keeps what was computed in the partial results file."""
+    deck = write_deck(tmp_path / "short.toml", GOOD_BODY.replace("tol = 1e-9", "tol = 1e-9, maxiter = 3"))
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.count("hpcmix: error:") == 1 and "Traceback" not in result.stderr
+    assert f"{deck}: stage 'prop' (propagator): 12 of 12 solves did not converge" in result.stderr
+    assert not (tmp_path / "out.h5").exists() and (tmp_path / "out.partial.h5").exists()
