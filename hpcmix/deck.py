@@ -134,7 +134,8 @@ class Deck:
         inputs = getattr(cls, "check_inputs", None)
         if inputs is not None:
             inputs(cfg, v, name)
-        v.produced.append((name, cls.produces))
+        produces = getattr(cls, "produces_for", None)
+        v.produced.append((name, produces(cfg) if produces is not None else cls.produces))
         return StageSpec(name, kind, cls, cfg)
 
     @staticmethod

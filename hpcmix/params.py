@@ -167,12 +167,16 @@ class Validator:
         candidates = [n for n, typ in self.produced if typ == t.produces]
         if name is None:
             if not candidates:
-                raise self.error(f"needs a {t.produces} from an earlier stage, and there is none", stage, key)
+                given = ", ".join(f"'{n}' a {typ}" for n, typ in self.produced if typ) or "nothing"
+                raise self.error(f"needs a {t.produces} from an earlier stage, and there is none (earlier stages "
+                                 f"give: {given})", stage, key)
             return candidates[-1]
         if name not in candidates:
             known = ", ".join(candidates) or "none"
-            raise self.error(f"no earlier stage named '{name}' gives a {t.produces} (earlier ones that do: "
-                             f"{known})", stage, key)
+            other = [typ for n, typ in self.produced if n == name]
+            what = f"stage '{name}' gives a {other[0]}, not a {t.produces}" if other else \
+                f"no earlier stage named '{name}' gives a {t.produces}"
+            raise self.error(f"{what} (earlier ones that do: {known})", stage, key)
         return name
 
     def component(self, kind, v, *, stage, key):

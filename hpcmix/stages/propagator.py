@@ -75,6 +75,12 @@ class PropagatorStage(Stage):
                           results)
 
     @staticmethod
+    def produces_for(cfg):
+        """A "propagator" M^-1 b for solve = "M"; (M^dag M)^-1 b is a "normal_propagator", which a
+        meson stage must not take for M^-1."""
+        return "propagator" if cfg["solve"] == "M" else "normal_propagator"
+
+    @staticmethod
     def check_lattice(cfg, dims, registry):
         check = getattr(registry.lookup("sources", cfg["source"]["kind"]), "check_lattice", None)
         problem = check(cfg["source"], dims) if check is not None else None
