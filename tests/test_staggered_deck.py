@@ -133,3 +133,14 @@ def test_file_source_must_match_the_operators_fields(tmp_path, source_file):
     with pytest.raises(FormatError, match=r"holds a ColorVector field \(site shape \(3,\)\), but the operator acts "
                                           r"on fields of site shape \(4, 3\)"):
         FileSource.build(lattice, cfg, (4, 3), None)
+
+
+@pytest.mark.parametrize("solver, key", [('{ kind = "cg", reconstruct = 12 }', "solver.reconstruct"),
+                                         ('{ kind = "cg", sloppy = "half", reconstruct_sloppy = 8 }',
+                                          "solver.reconstruct_sloppy")])
+def test_asqtad_link_compression_is_a_deck_error(tmp_path, solver, key):
+    """Fat and Naik links are not SU(3): reconstruct 12 / 8 is refused at validation, not at run time."""
+    text = deck_text(tmp_path, '{ kind = "asqtad", mass = 0.1, u0 = 0.9 }', '{ kind = "point" }')
+    text = text.replace('solver = { kind = "cg", tol = 1e-10 }', f"solver = {solver}")
+    with pytest.raises(DeckError, match=f"key '{key}': operator 'asqtad' allows reconstruct 18 only"):
+        Deck.load(write(tmp_path / "deck.toml", text))

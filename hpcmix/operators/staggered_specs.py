@@ -40,6 +40,7 @@ class NaiveStaggered:
 class Asqtad(NaiveStaggered):
     name = "asqtad"
     description = "asqtad staggered fermions (fat + Naik links), M = 2 m + D_ks (MILC convention)"
+    reconstructs = (18,)     # fat and Naik links are sums of paths, not SU(3)
     params = dict(NaiveStaggered.params,
                   u0=Param(float, None, "tadpole factor; the path coefficients follow from it "
                            "(give u0 or path_coefficients)"),

@@ -75,6 +75,18 @@ class PropagatorStage(Stage):
                           results)
 
     @staticmethod
+    def validate_config(cfg, registry):
+        """The solver's link compressions must suit the operator's links (asqtad's are not SU(3))."""
+        allowed = getattr(registry.lookup("operators", cfg["operator"]["kind"]), "reconstructs", (18, 12, 8))
+        solver = cfg["solver"]
+        for key in ("reconstruct", "reconstruct_sloppy"):
+            value = solver.get(key, 18)
+            if value != "same" and value not in allowed:
+                return (f"solver.{key}", f"operator '{cfg['operator']['kind']}' allows reconstruct "
+                        f"{', '.join(map(str, allowed))} only, got {value}")
+        return None
+
+    @staticmethod
     def produces_for(cfg):
         """A "propagator" M^-1 b for solve = "M"; (M^dag M)^-1 b is a "normal_propagator", which a
         meson stage must not take for M^-1."""
