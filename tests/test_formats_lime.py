@@ -150,3 +150,16 @@ def test_rewrite_keeps_data_and_checksum(shared_data, tmp_path):
     old, new = lime.scidac_field(src), lime.scidac_field(out)
     assert new.checksum == old.checksum
     assert lime.read_record(out, new.record) == lime.read_record(src, old.record)
+
+
+def test_read_dims_checks_the_binary_record_length(shared_data, tmp_path):
+    """Dimensions in the headers that do not match the binary record fail in read_dims (what
+    ``hpcmix check`` reads), not only when the field is read."""
+    src = sample(shared_data, "lat.sample.l4448.scidac")
+    data = src.read_bytes()
+    assert data.count(b"<dims>4 4 4 8 </dims>") == 1
+    wrong = tmp_path / "wrong_dims.lime"
+    wrong.write_bytes(data.replace(b"<dims>4 4 4 8 </dims>", b"<dims>4 4 4 4 </dims>"))
+    with pytest.raises(FormatError, match=r"expected 73728 for lattice \[4, 4, 4, 4\] in single precision"):
+        ILDG.read_dims(wrong)
+    assert ILDG.read_dims(src) == [4, 4, 4, 8]

@@ -126,3 +126,24 @@ def test_writer_refuses_overwrite_and_double(tmp_path):
     with pytest.raises(FormatError, match="single precision"):
         MILC.write(tmp_path / "double", gauge, dtype=np.complex128)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unit"]
+
+
+def test_read_dims_checks_the_size_the_header_implies(shared_data, tmp_path):
+    """``hpcmix check`` reads only read_dims: a cut or padded file, or a header whose extents do not
+    match the size, must fail there already."""
+    src = sample(shared_data, "lat.sample.l8888")
+    cut = corrupt_copy(src, tmp_path, 0, length=100000)
+    with pytest.raises(FormatError, match=r"truncated: it has 100000 bytes, its header's lattice \[8, 8, 8, 8\]"):
+        MILC.read_dims(cut)
+    padded = tmp_path / "padded"
+    padded.write_bytes(src.read_bytes() + b"\0" * 4)
+    with pytest.raises(FormatError, match="4 more"):
+        MILC.read_dims(padded)
+    header = bytearray(src.read_bytes())
+    header[16:20] = (16).to_bytes(4, "little")  # nt = 16 in a little-endian 8^4 file
+    wrong_t = tmp_path / "wrong_t"
+    wrong_t.write_bytes(bytes(header))
+    with pytest.raises(FormatError, match=r"lattice \[8, 8, 8, 16\] needs"):
+        MILC.read_dims(wrong_t)
+    assert MILC.read_dims(src) == [8, 8, 8, 8]
+

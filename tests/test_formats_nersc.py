@@ -115,3 +115,19 @@ def test_write_read_round_trip(tmp_path, rows, dtype, order):
     assert np.abs(back.U - gauge.U).max() < (1e-14 if dtype == np.complex128 else 1e-6)
     with pytest.raises(FormatError, match="exists"):
         NERSC.write(out, gauge)
+
+
+def test_read_dims_checks_the_size_the_header_implies(shared_data, tmp_path):
+    """What ``hpcmix check`` reads (read_dims) catches a cut file and a header whose extents or data
+    type disagree with the size."""
+    src = sample(shared_data, "t_nersc.cfg")
+    cut = tmp_path / "cut.cfg"
+    cut.write_bytes(src.read_bytes()[:40000])
+    with pytest.raises(FormatError, match=r"truncated: it has 40000 bytes, its header \(lattice \[4, 4, 4, 4\], "
+                                          r"2 rows, 32-bit\) needs 49738"):
+        NERSC.read_dims(cut)
+    with pytest.raises(FormatError, match="truncated"):
+        NERSC.read_dims(edited(src, tmp_path, b"DIMENSION_4 = 4", b"DIMENSION_4 = 8"))
+    with pytest.raises(FormatError, match="bytes more than its header"):
+        NERSC.read_dims(edited(src, tmp_path, b"DIMENSION_4 = 4", b"DIMENSION_4 = 2"))
+    assert NERSC.read_dims(src) == [4, 4, 4, 4]

@@ -23,7 +23,8 @@ class GaugeFormat:
         raise NotImplementedError
 
     def read_dims(self, path):
-        """The lattice extents ``[X, Y, Z, T]`` the file holds."""
+        """The lattice extents ``[X, Y, Z, T]`` the file holds, from its header; a FormatError where the
+        header is unreadable or disagrees with the file's size (a truncated file)."""
         raise NotImplementedError
 
     def read(self, path, lattice, verify=True):

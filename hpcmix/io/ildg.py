@@ -41,12 +41,22 @@ def _is_gauge(field):
 
 
 def gauge_field(path):
-    """The SciDAC field description of a gauge file (a FormatError if it holds no gauge field)."""
+    """The SciDAC field description of a gauge file: a FormatError if it holds no gauge field, or if
+    its binary record's length is not that of the lattice its headers state."""
     field = lime.scidac_field(path)
     if not _is_gauge(field):
         raise FormatError(f"its first field is not a gauge field (datatype {field.datatype!r}, typesize "
                           f"{field.typesize}, datacount {field.datacount})", file=path)
+    need = int(np.prod(field.dims)) * _site_bytes(field)
+    if field.record.length != need:
+        raise FormatError(f"binary record '{field.record.type}' has {field.record.length} bytes, expected "
+                          f"{need} for lattice {field.dims} in {_PRECISION_NAME[field.precision]} precision",
+                          file=path)
     return field
+
+
+def _site_bytes(field):
+    return 4 * 18 * _BYTES[field.precision]
 
 
 def written_values(field, path):
@@ -86,12 +96,7 @@ class ILDGGaugeFormat(GaugeFormat):
             field = gauge_field(path)
             if field.dims != list(lattice.dims):
                 raise FormatError(f"file holds lattice {field.dims}, expected {lattice.dims}", file=path)
-            site_bytes = 4 * 18 * _BYTES[field.precision]
-            if field.record.length != lattice.volume * site_bytes:
-                raise FormatError(f"binary record '{field.record.type}' has {field.record.length} bytes, expected "
-                                  f"{lattice.volume * site_bytes} for lattice {lattice.dims} in "
-                                  f"{_PRECISION_NAME[field.precision]} precision", file=path)
-            return field, read_sites(path, field.record.offset, lattice, site_bytes)
+            return field, read_sites(path, field.record.offset, lattice, _site_bytes(field))
 
         field, raw = collective(lattice.pg, read_local, FormatError)
         if field.checksum is None:

@@ -55,6 +55,18 @@ def read_header(path):
             "sums": (sum29, sum31)}
 
 
+def check_size(path, dims):
+    """A FormatError unless the file is exactly as long as the header and the links of lattice ``dims``
+    in single precision."""
+    size, need = Path(path).stat().st_size, HEADER_BYTES + int(np.prod(dims)) * SITE_BYTES
+    if size < need:
+        raise FormatError(f"file is truncated: it has {size} bytes, its header's lattice {dims} needs {need}",
+                          file=path)
+    if size > need:
+        raise FormatError(f"file has {size} bytes, {size - need} more than its header's lattice {dims} in "
+                          f"single precision needs", file=path)
+
+
 def checksum(words, lattice):
     """Collective (sum29, sum31) of the data words ``[t, z, y, x, 72]`` (integers), word k being the
     k-th of the whole data block."""
@@ -73,17 +85,16 @@ class MILCGaugeFormat(GaugeFormat):
         return len(head) == 4 and MAGIC in (struct.unpack("<i", head)[0], struct.unpack(">i", head)[0])
 
     def read_dims(self, path):
-        return read_header(path)["dims"]
+        dims = read_header(path)["dims"]
+        check_size(path, dims)
+        return dims
 
     def read(self, path, lattice, verify=True):
         def read_local():
             header = read_header(path)
             if header["dims"] != list(lattice.dims):
                 raise FormatError(f"file holds lattice {header['dims']}, expected {lattice.dims}", file=path)
-            size, need = Path(path).stat().st_size, HEADER_BYTES + lattice.volume * SITE_BYTES
-            if size > need:
-                raise FormatError(f"file has {size} bytes, {size - need} more than lattice {lattice.dims} in "
-                                  f"single precision needs", file=path)
+            check_size(path, header["dims"])
             return header, read_sites(path, HEADER_BYTES, lattice, SITE_BYTES)
 
         header, raw = collective(lattice.pg, read_local, FormatError)

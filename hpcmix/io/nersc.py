@@ -68,6 +68,23 @@ def layout(header, path):
     return dims, ROWS[datatype], np.dtype(FLOATING_POINT[floating])
 
 
+def site_bytes(rows, real):
+    """Bytes of one site's 4 links with ``rows`` rows of 3 complex numbers of float type ``real``."""
+    return 4 * rows * 3 * 2 * real.itemsize
+
+
+def check_size(path, offset, dims, rows, real):
+    """A FormatError unless the file is exactly as long as the header (``offset`` bytes) and the links
+    it describes."""
+    size, need = os.path.getsize(path), offset + int(np.prod(dims)) * site_bytes(rows, real)
+    if size < need:
+        raise FormatError(f"file is truncated: it has {size} bytes, its header (lattice {dims}, {rows} rows, "
+                          f"{8 * real.itemsize}-bit) needs {need}", file=path)
+    if size > need:
+        raise FormatError(f"file has {size - need} bytes more than its header (lattice {dims}, {rows} rows, "
+                          f"{8 * real.itemsize}-bit) describes", file=path)
+
+
 def local_sum(values):
     """Sum modulo 2^32 of the 32-bit words of this rank's stored numbers (a Python int)."""
     words = np.ascontiguousarray(values).astype(values.dtype.newbyteorder("="), copy=False).view(np.uint32)
@@ -116,8 +133,10 @@ class NERSCGaugeFormat(GaugeFormat):
             return f.read(len(BEGIN)) == BEGIN
 
     def read_dims(self, path):
-        header, _ = read_header(path)
-        return layout(header, path)[0]
+        header, offset = read_header(path)
+        dims, rows, real = layout(header, path)
+        check_size(path, offset, dims, rows, real)
+        return dims
 
     def read(self, path, lattice, verify=True):
         def read_local():
@@ -125,12 +144,8 @@ class NERSCGaugeFormat(GaugeFormat):
             dims, rows, real = layout(header, path)
             if dims != list(lattice.dims):
                 raise FormatError(f"file holds lattice {dims}, expected {lattice.dims}", file=path)
-            site_bytes = 4 * rows * 3 * 2 * real.itemsize
-            raw = read_sites(path, offset, lattice, site_bytes)
-            extra = os.path.getsize(path) - offset - lattice.volume * site_bytes
-            if extra:
-                raise FormatError(f"file has {extra} bytes more than its header describes", file=path)
-            return header, rows, real, raw
+            check_size(path, offset, dims, rows, real)
+            return header, rows, real, read_sites(path, offset, lattice, site_bytes(rows, real))
 
         header, rows, real, raw = collective(lattice.pg, read_local, FormatError)
         values = raw.view(real)
