@@ -78,6 +78,7 @@ class MILCGaugeFormat(GaugeFormat):
     name = "milc"
     description = "MILC binary gauge configuration (version 5, single precision, either byte order)"
     can_write = True
+    precisions = ("single",)
 
     def sniff(self, path):
         with open(path, "rb") as f:

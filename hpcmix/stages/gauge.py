@@ -1,11 +1,28 @@
-"""Gauge-field stages: generate, load, save, and the plaquette."""
+"""Gauge-field stages: generate, load, save, and the plaquette.
+
+Format names (``load_gauge`` and ``save_gauge`` ``format``) are checked when the deck is validated:
+any case, and the aliases "lime" and "scidac" for the ILDG/SciDAC LIME format
+(:func:`hpcmix.io.formats.format_name`).
+
+``save_gauge`` ``precision``: "auto" (the default) writes the format's default precision, double
+for every built-in format but MILC, whose binary files hold single precision only, so a MILC user
+gets the file MILC writes; an explicit precision the format cannot hold (double for MILC) is a deck
+error. The file must not exist yet: that too is checked before any stage runs.
+"""
+
+from pathlib import Path
+
+import numpy as np
 
 from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
-from ..io.formats import detect
+from ..io.formats import detect, format_name, lookup
 from ..params import Param, PathParam, Ref, LATEST
 from .base import Stage
+
+#: Stored type of each precision name.
+DTYPES = {"double": np.complex128, "single": np.complex64}
 
 
 class GenerateGauge(Stage):
@@ -29,19 +46,32 @@ class GenerateGauge(Stage):
         return gauge
 
 
+def _format_problem(registry, name):
+    """("format", message) where ``name`` names no registered format, else None."""
+    try:
+        format_name(registry, name)
+    except FormatError as exc:
+        return ("format", str(exc))
+    return None
+
+
 class LoadGauge(Stage):
     name = "load_gauge"
     description = "read a gauge field (hpcmix HDF5, or any registered format) with every check on"
     produces = "gauge"
     params = {
         "file": Param(PathParam(), doc="gauge file (relative to the deck's folder)"),
-        "format": Param(str, "auto", "format name, or 'auto' to detect it"),
+        "format": Param(str, "auto", "format name (any case; lime and scidac mean ildg), or 'auto' to detect it"),
         "verify": Param(bool, True, "checksum, plaquette and unitarity checks are errors (false: warnings)"),
     }
 
     @staticmethod
+    def validate_config(cfg, registry):
+        return None if cfg["format"].lower() == "auto" else _format_problem(registry, cfg["format"])
+
+    @staticmethod
     def file_dims(cfg, registry):
-        """The lattice extents the file holds (read from its header)."""
+        """The lattice extents the file holds (read from its header, checked against the file's size)."""
         fmt = detect(registry, cfg["file"], cfg["format"])
         return fmt.read_dims(cfg["file"])
 
@@ -60,18 +90,42 @@ class SaveGauge(Stage):
     produces = None
     params = {
         "gauge": Param(Ref("gauge"), LATEST, "the gauge field to save"),
-        "file": Param(PathParam(must_exist=False), doc="output file (relative to the deck's folder)"),
-        "format": Param(str, "hpcmix", "format to write"),
-        "precision": Param(str, "double", "stored precision", choices=("double", "single")),
+        "file": Param(PathParam(must_exist=False), doc="output file (relative to the deck's folder); must not exist"),
+        "format": Param(str, "hpcmix", "format to write (any case; lime and scidac mean ildg)"),
+        "precision": Param(str, "auto", "stored precision; 'auto': the format's default (double, but single for "
+                                        "MILC, which holds nothing else)", choices=("auto", "double", "single")),
     }
 
+    @staticmethod
+    def validate_config(cfg, registry):
+        problem = _format_problem(registry, cfg["format"])
+        if problem:
+            return problem
+        fmt = lookup(registry, cfg["format"])
+        if not fmt.can_write:
+            writable = [e.name for e in registry.entries("formats") if e.obj.can_write]
+            return ("format", f"format '{fmt.name}' cannot be written; writable formats: {', '.join(writable)}")
+        if cfg["precision"] not in ("auto",) + tuple(fmt.precisions):
+            return ("precision", f"format '{fmt.name}' holds {' or '.join(fmt.precisions)} precision only, not "
+                                 f"{cfg['precision']}; set precision = \"{fmt.precisions[0]}\" (or \"auto\")")
+        return None
+
+    @staticmethod
+    def check_inputs(cfg, validator, stage):
+        """The file to write must not exist yet (it is never replaced)."""
+        path = Path(cfg["file"])
+        if path.is_dir():
+            raise validator.error(f"{path} is a directory; name the file to write", stage, "file")
+        if path.exists():
+            raise validator.error(f"{path} exists; save_gauge never replaces a file (remove it or choose "
+                                  "another name)", stage, "file")
+
     def run(self, ctx, cfg):
-        fmt = ctx.registry.lookup("formats", cfg["format"])
-        gauge = ctx.objects[cfg["gauge"]]
-        kwargs = {"dtype": "complex64"} if cfg["precision"] == "single" else {}
-        fmt.write(cfg["file"], gauge, **kwargs)
-        ctx.results.set_attrs(ctx.stage, {"file": cfg["file"], "format": fmt.name})
-        ctx.log(f"wrote {cfg['file']} ({fmt.name})")
+        fmt = lookup(ctx.registry, cfg["format"])
+        precision = fmt.precisions[0] if cfg["precision"] == "auto" else cfg["precision"]
+        fmt.write(cfg["file"], ctx.objects[cfg["gauge"]], dtype=DTYPES[precision])
+        ctx.results.set_attrs(ctx.stage, {"file": cfg["file"], "format": fmt.name, "precision": precision})
+        ctx.log(f"wrote {cfg['file']} ({fmt.name}, {precision} precision)")
 
 
 class Plaquette(Stage):
