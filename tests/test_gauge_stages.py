@@ -1,6 +1,8 @@
 """load_gauge and save_gauge decks: what ``hpcmix check`` must catch before any stage runs (cut
-files, unknown format names, a save over an existing file, a precision the format cannot hold) and
-format names in any case and their aliases."""
+files, unknown format names, a save over an existing file, a precision the format cannot hold),
+format names in any case and their aliases, and reunitarization on load."""
+
+import shutil
 
 import h5py
 import numpy as np
@@ -95,3 +97,15 @@ def test_save_gauge_default_precision_is_the_formats(tmp_path):
         assert h5["gauge/U"].dtype == np.complex128
         assert np.array_equal(back.U, h5["gauge/U"][...].astype(np.complex64).astype(np.complex128))
 
+
+def test_reunitarize_on_load_is_recorded(shared_data, tmp_path):
+    milc = tmp_path / "l4448"
+    shutil.copyfile(shared_data / "gauge" / "milc" / "lat.sample.l4448", milc)
+    deck = load_deck(tmp_path, "l4448", "reunitarize = true")
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "reunitarized every link in float64 (largest change of a link entry" in result.stdout
+    with h5py.File(tmp_path / "out.h5") as out:
+        attrs = out["gauge"].attrs
+        assert attrs["reunitarized"] and 1e-9 < attrs["reunitarize_max_change"] < 1e-6
+        assert attrs["plaquette"] == pytest.approx(0.569055724369, abs=1e-6)

@@ -7,12 +7,14 @@
   time links U_t(x, y, z, T-1) then have det U = -1. hpcmix keeps boundary phases out of stored
   links (operators apply them), so a reader of such a format recognizes exactly that pattern,
   takes the sign out again (exactly: a multiplication by -1) and says so in the metadata.
+- :func:`reunitarize`: on request (``load_gauge`` ``reunitarize = true``), every link projected onto
+  SU(3) in float64, as MILC does when it reads single-precision files.
 """
 
 import numpy as np
 
 from ..errors import FormatError
-from ..fields.su3 import reunitarize_check
+from ..fields.su3 import reunitarize_check, third_row
 from .warn import warn
 
 #: Unitarity tolerance (max |U^dag U - 1|, ||det U| - 1|) per stored type. Double-precision files
@@ -61,3 +63,23 @@ def remove_time_boundary_sign(gauge):
     gauge.U[negative] *= -1
     gauge.metadata["boundary_sign_removed"] = "t"
     return True
+
+
+def reunitarize(gauge):
+    """Collective: replace every link by an SU(3) matrix in float64, MILC's way: the first row
+    normalized, the second made orthogonal to it (Gram-Schmidt) and normalized, the third
+    conj(row0 x row1), so det U = 1. Returns the largest change of a link entry,
+    max |U'_ab - U_ab| over the whole lattice, and records it as ``metadata["reunitarized"]``."""
+    links = np.asarray(gauge.U, dtype=np.complex128)
+    a = _normalized(links[..., 0, :])
+    b = links[..., 1, :]
+    b = _normalized(b - np.sum(np.conj(a) * b, axis=-1, keepdims=True) * a)
+    projected = np.stack([a, b, third_row(a, b)], axis=-2)
+    change = gauge.lattice.pg.max(float(np.abs(projected - links).max(initial=0.0)))
+    gauge.U = projected
+    gauge.metadata["reunitarized"] = change
+    return change
+
+
+def _normalized(rows):
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)

@@ -8,6 +8,10 @@ any case, and the aliases "lime" and "scidac" for the ILDG/SciDAC LIME format
 for every built-in format but MILC, whose binary files hold single precision only, so a MILC user
 gets the file MILC writes; an explicit precision the format cannot hold (double for MILC) is a deck
 error. The file must not exist yet: that too is checked before any stage runs.
+
+``load_gauge`` ``reunitarize = true`` projects every link onto SU(3) in float64 after the file's
+checks (:func:`hpcmix.io.links.reunitarize`; MILC does this for its single-precision files), and
+records the largest change of a link entry as the stage's ``reunitarize_max_change`` attribute.
 """
 
 from pathlib import Path
@@ -18,6 +22,7 @@ from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
 from ..io.formats import detect, format_name, lookup
+from ..io.links import reunitarize
 from ..params import Param, PathParam, Ref, LATEST
 from .base import Stage
 
@@ -63,6 +68,8 @@ class LoadGauge(Stage):
         "file": Param(PathParam(), doc="gauge file (relative to the deck's folder)"),
         "format": Param(str, "auto", "format name (any case; lime and scidac mean ildg), or 'auto' to detect it"),
         "verify": Param(bool, True, "checksum, plaquette and unitarity checks are errors (false: warnings)"),
+        "reunitarize": Param(bool, False, "project every link onto SU(3) in float64 after loading (as MILC "
+                                          "does for single-precision files); the largest change is recorded"),
     }
 
     @staticmethod
@@ -78,8 +85,12 @@ class LoadGauge(Stage):
     def run(self, ctx, cfg):
         fmt = collective(ctx.lattice.pg, lambda: detect(ctx.registry, cfg["file"], cfg["format"]), FormatError)
         gauge = fmt.read(cfg["file"], ctx.lattice, verify=cfg["verify"])
-        plaq = gauge.plaquette()
-        ctx.results.set_attrs(ctx.stage, {"file": cfg["file"], "format": fmt.name, "plaquette": plaq})
+        attrs = {"file": cfg["file"], "format": fmt.name, "reunitarized": cfg["reunitarize"]}
+        if cfg["reunitarize"]:
+            attrs["reunitarize_max_change"] = change = reunitarize(gauge)
+            ctx.log(f"reunitarized every link in float64 (largest change of a link entry {change:.3e})")
+        attrs["plaquette"] = plaq = gauge.plaquette()
+        ctx.results.set_attrs(ctx.stage, attrs)
         ctx.log(f"loaded {cfg['file']} ({fmt.name}), plaquette {plaq:.12f}")
         return gauge
 
