@@ -8,6 +8,7 @@ import pytest
 
 from hpcmix.errors import FormatError
 from hpcmix.fields import GaugeField
+from hpcmix.io import hdf5_gauge
 from hpcmix.io.hdf5_gauge import DATASET, HDF5GaugeFormat
 from hpcmix.io.warn import HpcmixWarning
 from hpcmix.lattice import Lattice
@@ -47,9 +48,23 @@ def test_single_precision_round_trip_is_bit_exact(tmp_path, gauge):
 
 def test_never_overwrites(written, gauge):
     before = written.read_bytes()
-    with pytest.raises(FormatError, match="exists"):
+    with pytest.raises(FormatError, match="exists") as info:
         FMT.write(written, gauge)
+    assert info.value.collective  # every rank raises it: the job ends cleanly
     assert written.read_bytes() == before
+
+
+def test_file_that_appears_while_writing_is_not_replaced(tmp_path, gauge, monkeypatch):
+    """The start check passed (simulated), then another process made the file: the final move
+    refuses to replace it and the temporary file is removed."""
+    monkeypatch.setattr(hdf5_gauge, "refuse_existing", lambda path, overwrite: None)
+    path = tmp_path / "raced.h5"
+    path.write_bytes(b"theirs")
+    with pytest.raises(FormatError, match="appeared while this one was being written"):
+        FMT.write(path, gauge)
+    assert path.read_bytes() == b"theirs" and [p.name for p in tmp_path.iterdir()] == ["raced.h5"]
+    FMT.write(path, gauge, overwrite=True)
+    assert np.array_equal(FMT.read(path, gauge.lattice).U, gauge.U)
 
 
 def test_truncated_file(tmp_path, written, gauge):

@@ -20,6 +20,7 @@ from ..fields import GaugeField
 from .checksum import scidac_sums
 from .formats import GaugeFormat
 from .links import verify_links
+from .sitefile import finish, refuse_existing
 from .warn import warn
 
 FORMAT = "hpcmix-gauge"
@@ -114,8 +115,7 @@ class HDF5GaugeFormat(GaugeFormat):
         """Collective write; refuses to replace an existing file unless ``overwrite``."""
         lattice, pg = gauge.lattice, gauge.lattice.pg
         path = Path(path)
-        if pg.bcast(path.exists() and not overwrite):
-            raise FormatError("file exists; refusing to overwrite it", file=path)
+        collective(pg, lambda: refuse_existing(path, overwrite) if pg.rank == 0 else None, FormatError)
         stored = np.ascontiguousarray(gauge.U.astype(dtype))
         rounded = GaugeField(lattice, stored.astype(np.complex128))
         attrs = {
@@ -139,13 +139,17 @@ class HDF5GaugeFormat(GaugeFormat):
                     for k, v in attrs.items():
                         ds.attrs[k] = v
 
-        collective(pg, create, FormatError)
-        for turn in range(pg.size):  # serial HDF5: ranks write their hyperslabs one after the other
-            if pg.rank == turn:
-                with h5py.File(tmp, "r+") as h5:
-                    h5[DATASET][lattice.box()] = stored
-            pg.barrier()
-        if pg.rank == 0:
-            os.replace(tmp, path)
-        pg.barrier()
+        def write_box():
+            with h5py.File(tmp, "r+") as h5:
+                h5[DATASET][lattice.box()] = stored
+
+        try:
+            collective(pg, create, FormatError)
+            for turn in range(pg.size):  # serial HDF5: ranks write their hyperslabs one after the other
+                collective(pg, lambda: write_box() if pg.rank == turn else None, FormatError)
+            collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
+        except FormatError:
+            if pg.rank == 0:
+                Path(tmp).unlink(missing_ok=True)
+            raise
         return attrs

@@ -4,8 +4,8 @@ MILC, NERSC and LIME files hold one fixed-size record per lattice site, sites in
 order (x fastest, t slowest), from a byte offset on. A rank's box is a set of rows of X_local
 consecutive sites. Reads go through a read-only ``np.memmap`` (only the box's pages are touched);
 writes are positioned writes of those rows, the ranks taking turns (safe on network file systems).
-A new file is built under a temporary name beside the target and renamed into place when complete;
-an existing file is replaced only when asked.
+A new file is built under a temporary name beside the target and moved into place when complete
+(:func:`hpcmix.io.atomic.move_into_place`); an existing file is replaced only when asked.
 """
 
 import os
@@ -15,6 +15,7 @@ import numpy as np
 
 from ..comm import collective
 from ..errors import FormatError
+from .atomic import move_into_place
 
 
 def read_sites(path, offset, lattice, site_bytes):
@@ -30,9 +31,20 @@ def read_sites(path, offset, lattice, site_bytes):
     return local
 
 
-def _refuse_existing(path, overwrite):
+def refuse_existing(path, overwrite):
+    """A FormatError where ``path`` exists and ``overwrite`` is false."""
     if path.exists() and not overwrite:
         raise FormatError("file exists; refusing to overwrite it", file=path)
+
+
+def finish(tmp, path, overwrite):
+    """Move the complete file ``tmp`` to ``path``; a FormatError where ``path`` appeared meanwhile
+    (unless ``overwrite``)."""
+    try:
+        move_into_place(tmp, path, overwrite)
+    except FileExistsError:
+        raise FormatError("file exists (it appeared while this one was being written); refusing to "
+                          "overwrite it", file=path) from None
 
 
 def _create(tmp, head, data_end, tail):
@@ -58,7 +70,7 @@ def write_file(path, lattice, head, local, tail=b"", overwrite=False):
     (bytes, the same on every rank) are written by rank 0.
     """
     pg, path = lattice.pg, Path(path)
-    collective(pg, lambda: _refuse_existing(path, overwrite) if pg.rank == 0 else None, FormatError)
+    collective(pg, lambda: refuse_existing(path, overwrite) if pg.rank == 0 else None, FormatError)
     tmp = path.with_name(pg.bcast(f"{path.name}.tmp-{os.getpid()}"))
     site_bytes = local.shape[-1]
     data_end = len(head) + lattice.volume * site_bytes
@@ -68,7 +80,7 @@ def write_file(path, lattice, head, local, tail=b"", overwrite=False):
         collective(pg, lambda: _create(tmp, head, data_end, tail) if pg.rank == 0 else None, FormatError)
         for turn in range(pg.size):
             collective(pg, lambda: _write_rows(tmp, rows, starts) if pg.rank == turn else None, FormatError)
-        collective(pg, lambda: os.replace(tmp, path) if pg.rank == 0 else None, FormatError)
+        collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
     except FormatError:
         if pg.rank == 0:
             tmp.unlink(missing_ok=True)

@@ -1,0 +1,34 @@
+"""Moving a finished file into place without replacing one that appeared meanwhile.
+
+A writer checks that its target does not exist when it starts, but another process may create the
+target while the file is being written; ``os.replace`` would then silently destroy that file.
+:func:`move_into_place` makes the final step refuse instead: ``os.link`` fails where the target
+exists, atomically, and the temporary name is removed only once the link is made. On a file
+system without hard links, the target name is reserved with ``O_CREAT | O_EXCL`` (also atomic)
+and the file renamed over that empty reservation.
+"""
+
+import errno
+import os
+
+
+#: errno values of a file system that makes no hard links.
+NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK)
+
+
+def move_into_place(src, dst, overwrite=False):
+    """Rename ``src`` to ``dst``; with ``overwrite`` false, raise FileExistsError (``src`` left as it
+    was) where ``dst`` exists."""
+    if overwrite:
+        os.replace(src, dst)
+        return
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise
+        os.close(os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.replace(src, dst)
+    else:
+        os.unlink(src)
+
