@@ -88,7 +88,7 @@ def cmd_convert(args):
     from .registry import get_registry
 
     convert(get_registry(), args.input, args.output, src_format=args.src_format, dst_format=args.dst_format,
-            verify=not args.no_verify, overwrite=args.overwrite)
+            verify=not args.no_verify, overwrite=args.overwrite, precision=args.precision)
     _print0(f"wrote {args.output}")
     return 0
 
@@ -128,9 +128,14 @@ def parser():
     cv = sub.add_parser("convert", help="convert a gauge field between formats")
     cv.add_argument("input")
     cv.add_argument("output")
-    cv.add_argument("--from", dest="src_format", default="auto")
-    cv.add_argument("--to", dest="dst_format", default=None)
-    cv.add_argument("--no-verify", action="store_true", help="failed checks are warnings")
+    cv.add_argument("--from", dest="src_format", default="auto", help="input format (default: detected)")
+    cv.add_argument("--to", dest="dst_format", default=None,
+                    help="output format (default: from the extension: .h5 .lime .scidac .nersc .cfg .milc ...)")
+    cv.add_argument("--precision", default=None, metavar="single|double",
+                    help="stored precision (default: the input's; MILC holds single only, so double-precision "
+                         "links need --precision single, which rounds them)")
+    cv.add_argument("--no-verify", action="store_true",
+                    help="failed checks are warnings (recorded in the output's metadata where it has a place)")
     cv.add_argument("--overwrite", action="store_true")
     cv.set_defaults(func=cmd_convert)
     b = sub.add_parser("bench", help="run a benchmark (dense, dslash, mixed, ...)")

@@ -97,7 +97,8 @@ class Deck:
                 try:
                     grid = auto_grid(dims, nranks)
                 except HpcmixError as exc:
-                    raise v.error(str(exc), "run", "grid") from None
+                    raise v.error(f"{exc}; choose extents or a rank count that divide, or set [run] grid",
+                                  "lattice", "dims") from None
             elif isinstance(run["grid"], str):
                 raise v.error(f"expected a list of 4 integers or 'auto', got {run['grid']!r}", "run", "grid")
             else:

@@ -63,10 +63,16 @@ def test_bad_deck_under_mpiexec_is_one_clean_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_grid_not_dividing_dims_under_mpiexec(tmp_path):
-    deck = write_deck(tmp_path / "grid.toml", "grid = [1, 1, 1, 2]\n" + GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 6]"))
-    result = hpcmix_mpi(2, "check", deck, cwd=tmp_path, timeout=120)
-    assert result.returncode == 2 and "key 'grid'" in result.stderr and "odd" in result.stderr
+def test_odd_local_extents_and_grids_that_do_not_divide(tmp_path):
+    """t = 6 over 2 ranks gives local extent 3: allowed (parity is global), and the run's correlator
+    equals one rank's; an extent the grid does not divide is a deck error."""
+    body = GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 6]")
+    one = hpcmix("run", write_deck(tmp_path / "one.toml", body, output="one.h5"), cwd=tmp_path)
+    two = hpcmix_mpi(2, "run", write_deck(tmp_path / "two.toml", "grid = [1, 1, 1, 2]\n" + body, output="two.h5"),
+                     cwd=tmp_path, timeout=300)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    with h5py.File(tmp_path / "one.h5") as f1, h5py.File(tmp_path / "two.h5") as f2:
+        np.testing.assert_allclose(f2["pion/correlator"][()], f1["pion/correlator"][()], rtol=1e-12, atol=0)
     deck = write_deck(tmp_path / "grid3.toml", "grid = [1, 1, 1, 2]\n" + GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 5]"))
     result = hpcmix_mpi(2, "check", deck, cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and "not divisible" in result.stderr

@@ -16,7 +16,8 @@ CASES = {
                                        'kind = "load_gauge"\nfile = "no_such_file.h5"'),
                      ["stage 'gauge'", "key 'file'", "no_such_file.h5", "not found"]),
     "bad_dims": (GOOD_BODY.replace("dims = [4, 4, 4, 4]", "dims = [4, 4, 4]"), ["stage 'lattice'", "key 'dims'"]),
-    "odd_dims": (GOOD_BODY.replace("dims = [4, 4, 4, 4]", "dims = [4, 4, 4, 5]"), ["key 'grid'", "odd"]),
+    "odd_dims": (GOOD_BODY.replace("dims = [4, 4, 4, 4]", "dims = [4, 4, 4, 5]"),
+                 ["stage 'prop'", "key 'evenodd'", "even-odd preconditioning needs even lattice extents, got t = 5"]),
     "grid_mismatch": ("grid = [1, 1, 1, 2]\n" + GOOD_BODY, ["stage 'run'", "key 'grid'", "2 ranks"]),
     "bad_reference": (GOOD_BODY.replace('kind = "propagator"', 'kind = "propagator"\ngauge = "gauge2"'),
                       ["stage 'prop'", "key 'gauge'", "gauge2"]),
@@ -95,3 +96,16 @@ file = "g.h5"
     assert "g.h5" in result.stderr and ("checksum" in result.stderr or "unitary" in result.stderr)
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_automatic_process_grid():
+    """Largest local extent first, even local extents preferred, odd ones where nothing else divides."""
+    from hpcmix.comm.grid import auto_grid
+    from hpcmix.errors import HpcmixError
+    assert auto_grid([4, 4, 4, 8], 2) == [1, 1, 1, 2]
+    assert auto_grid([4, 4, 4, 8], 8) == [1, 1, 2, 4]
+    assert auto_grid([8, 8, 8, 16], 16) == [1, 2, 2, 4]
+    assert auto_grid([6, 6, 6, 6], 2) == [1, 1, 1, 2]       # local t = 3
+    assert auto_grid([6, 6, 6, 6], 4) == [1, 1, 2, 2]
+    with pytest.raises(HpcmixError, match="no extent is divisible by the factor 2"):
+        auto_grid([5, 5, 5, 5], 2)

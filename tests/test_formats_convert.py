@@ -1,5 +1,6 @@
 """Format detection, conversion, and agreement between the formats holding the same links."""
 
+import h5py
 import numpy as np
 import pluggy
 import pytest
@@ -7,12 +8,13 @@ import pytest
 from hpcmix import hookspecs
 from hpcmix.errors import FormatError
 from hpcmix.io import plugin
-from hpcmix.io.convert import convert
+from hpcmix.io.convert import convert, output_format
 from hpcmix.io.formats import detect
 from hpcmix.io.hdf5_gauge import HDF5GaugeFormat
 from hpcmix.io.ildg import ILDGGaugeFormat
 from hpcmix.io.milc import MILCGaugeFormat
 from hpcmix.io.nersc import NERSCGaugeFormat, read_header
+from hpcmix.io.warn import HpcmixWarning
 from hpcmix.lattice import Lattice
 from hpcmix.registry import Registry
 
@@ -95,3 +97,60 @@ def test_convert_errors(registry, shared_data, tmp_path):
         convert(registry, shared_data / "gauge" / "lime" / "weak_field.lime", tmp_path / "w.milc", dst_format="milc")
     with pytest.raises(FormatError, match="unknown format 'gif'"):
         convert(registry, src, tmp_path / "x.h5", src_format="gif")
+
+
+def test_output_format_from_extension_name_or_alias(registry):
+    assert output_format(registry, "cfg.milc").name == "milc"
+    assert output_format(registry, "cfg.scidac").name == "ildg"
+    assert output_format(registry, "cfg.dat", "LIME").name == "ildg"
+    assert output_format(registry, "cfg.dat", "Nersc").name == "nersc"
+    with pytest.raises(FormatError, match=r"unknown format 'gif'.*aliases: lime = ildg, scidac = ildg"):
+        output_format(registry, "cfg.dat", "gif")
+
+
+def test_milc_output_of_double_links_needs_precision_single(registry, shared_data, tmp_path):
+    """t_nersc.cfg's third rows are rebuilt in double: MILC cannot hold them unless asked to round."""
+    src = shared_data / "gauge" / "nersc" / "t_nersc.cfg"
+    out = tmp_path / "t.milc"
+    with pytest.raises(FormatError, match="pass --precision single to round them") as info:
+        convert(registry, src, out)
+    assert info.value.collective
+    with pytest.raises(FormatError, match="holds single precision only, not double"):
+        convert(registry, src, out, precision="double")
+    with pytest.raises(FormatError, match="precision must be one of single, double, not 'half'"):
+        convert(registry, src, out, precision="half")
+    assert list(tmp_path.iterdir()) == []
+    gauge = convert(registry, src, out, precision="single")
+    back = MILCGaugeFormat().read(out, gauge.lattice)
+    assert np.array_equal(back.U, gauge.U.astype(np.complex64).astype(np.complex128))
+
+
+def test_precision_double_widens_single_links(registry, shared_data, tmp_path):
+    src = shared_data / "gauge" / "milc" / "lat.sample.l4444"
+    convert(registry, src, tmp_path / "single.h5")
+    gauge = convert(registry, src, tmp_path / "double.h5", precision="double")
+    with h5py.File(tmp_path / "single.h5") as single, h5py.File(tmp_path / "double.h5") as double:
+        assert single["gauge/U"].dtype == np.complex64 and double["gauge/U"].dtype == np.complex128
+        assert np.array_equal(double["gauge/U"][...], gauge.U)
+
+
+def test_no_verify_records_the_failed_checks(registry, shared_data, tmp_path):
+    bad = tmp_path / "bad.milc"
+    data = bytearray((shared_data / "gauge" / "milc" / "lat.sample.l4444").read_bytes())
+    data[5000] ^= 0x01
+    bad.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="MILC checksum"):
+        convert(registry, bad, tmp_path / "checked.h5")
+    with pytest.warns(HpcmixWarning, match=r"verification skipped \(--no-verify\), 1 check\(s\) failed; recorded"):
+        convert(registry, bad, tmp_path / "out.h5", verify=False)
+    with h5py.File(tmp_path / "out.h5") as h5:
+        attrs = h5["gauge/U"].attrs
+        assert attrs["verification"] == "skipped"
+        assert attrs["failed_checks"].startswith("MILC checksum (sum29 sum31) mismatch: file says")
+    with pytest.warns(HpcmixWarning, match="verification skipped") as record:
+        convert(registry, tmp_path / "out.h5", tmp_path / "out.lime", verify=False)
+    assert "no check failed" in str(record[-1].message)
+    assert "<failed_checks>none</failed_checks>" in ILDGGaugeFormat().read(tmp_path / "out.lime", Lattice(
+        [4, 4, 4, 4])).metadata["xml"]["scidac-record-xml"]
+    with pytest.warns(HpcmixWarning, match="format 'nersc' has no place to record it"):
+        convert(registry, bad, tmp_path / "out.nersc", verify=False)

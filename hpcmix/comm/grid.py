@@ -55,18 +55,17 @@ def _prime_factors(n):
 
 
 def auto_grid(dims, size):
-    """Split ``size`` ranks over directions, largest local extent first (ties go to t, then z, y, x),
-    keeping every local extent even. Raises HpcmixError where no such split exists."""
+    """Split ``size`` ranks over directions, one prime factor at a time (largest first), each into the
+    direction of largest local extent it divides, preferring splits that leave the local extent even
+    (ties go to t, then z, y, x). Odd local extents work (parity is global, shifts of any depth compose),
+    so they are taken where nothing else divides. Raises HpcmixError where the ranks cannot be split."""
     grid = [1, 1, 1, 1]
     for p in _prime_factors(size):
-        best = None
-        for mu in (3, 2, 1, 0):
-            local = dims[mu] // grid[mu]
-            if local % p == 0 and (local // p) % 2 == 0 and (best is None or local > dims[best] // grid[best]):
-                best = mu
-        if best is None:
-            raise HpcmixError(f"cannot split lattice {list(dims)} over {size} ranks with even local extents",
-                              collective=True)
+        fits = [mu for mu in (3, 2, 1, 0) if (dims[mu] // grid[mu]) % p == 0]
+        if not fits:
+            raise HpcmixError(f"cannot split lattice {list(dims)} over {size} ranks: no extent is divisible by "
+                              f"the factor {p} of the rank count", collective=True)
+        best = max(fits, key=lambda mu: ((dims[mu] // grid[mu] // p) % 2 == 0, dims[mu] // grid[mu]))
         grid[best] *= p
     return grid
 
@@ -82,9 +81,6 @@ def check_grid(dims, grid, size, file=None):
         if dims[mu] % grid[mu]:
             raise DeckError(f"lattice extent {dims[mu]} in direction {'xyzt'[mu]} is not divisible by the "
                             f"process grid {grid[mu]}", file=file, stage="run", key="grid")
-        if (dims[mu] // grid[mu]) % 2:
-            raise DeckError(f"local extent {dims[mu] // grid[mu]} in direction {'xyzt'[mu]} is odd; even-odd "
-                            f"preconditioning needs even local extents", file=file, stage="run", key="grid")
 
 
 class ProcessGrid:

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 
 from ..errors import FormatError
-from .warn import warn
+from .warn import warn_unverified
 
 
 def rotl32(values, shifts):
@@ -53,7 +53,7 @@ def compare(path, what, claimed, found, verify):
     message = f"{what} mismatch: file says {hexes(claimed)}, data gives {hexes(found)}"
     if verify:
         raise FormatError(message, file=path)
-    warn(f"{path}: {message} (verify = false: loading anyway)")
+    warn_unverified(path, message)
 
 
 def xor_over_ranks(pair, lattice):

@@ -22,6 +22,8 @@ class GaugeFormat:
     can_write = False
     #: The precisions the format can store, the default (what ``save_gauge`` writes unless told) first.
     precisions = ("double", "single")
+    #: Whether the writer keeps free-form metadata (it records, e.g., that verification was skipped).
+    keeps_metadata = False
 
     def sniff(self, path):
         """True if ``path`` looks like this format (reads a few header bytes only)."""

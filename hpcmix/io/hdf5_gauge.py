@@ -21,7 +21,7 @@ from .checksum import scidac_sums
 from .formats import GaugeFormat
 from .links import verify_links
 from .sitefile import finish, refuse_existing
-from .warn import warn
+from .warn import warn, warn_unverified
 
 FORMAT = "hpcmix-gauge"
 FORMAT_VERSION = 1
@@ -38,6 +38,7 @@ class HDF5GaugeFormat(GaugeFormat):
     name = "hpcmix"
     description = "hpcmix HDF5 gauge field (/gauge/U, [T,Z,Y,X,4,3,3])"
     can_write = True
+    keeps_metadata = True
 
     def sniff(self, path):
         with open(path, "rb") as f:
@@ -104,7 +105,7 @@ class HDF5GaugeFormat(GaugeFormat):
                 message = f"checksum mismatch: file says {want[0]:08x} {want[1]:08x}, data gives {found[0]:08x} {found[1]:08x}"
                 if verify:
                     raise FormatError(message, file=path)
-                warn(f"{path}: {message} (verify = false: loading anyway)")
+                warn_unverified(path, message)
 
         collective(lattice.pg, check, FormatError)
         gauge.metadata["plaquette"] = collective(

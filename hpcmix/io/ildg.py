@@ -84,6 +84,7 @@ class ILDGGaugeFormat(GaugeFormat):
     name = "ildg"
     description = "ILDG / SciDAC LIME gauge configuration (single or double precision)"
     can_write = True
+    keeps_metadata = True
 
     def sniff(self, path):
         return lime.is_lime(path) and _is_gauge(lime.scidac_field(path))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..fields.su3 import reunitarize_check, third_row
-from .warn import warn
+from .warn import warn, warn_unverified
 
 #: Unitarity tolerance (max |U^dag U - 1|, ||det U| - 1|) per stored type. Double-precision files
 #: may hold links that were single precision once (a MILC field saved in double), so the check
@@ -46,7 +46,7 @@ def verify_links(gauge, path, *, verify, claims, stored_dtype):
     for p in problems:
         if verify:
             raise FormatError(p, file=path)
-        warn(f"{path}: {p} (verify = false: loading anyway)")
+        warn_unverified(path, p)
     return plaq
 
 

@@ -4,7 +4,8 @@ An operator kind has ``name``, ``params``, ``field_shape`` (per-site components 
 on: (4, 3) for Wilson fermions) and ``build(gauge, cfg, ctx)`` returning a Dirac object with
 ``operator()`` (a LinearOperator for M), ``lattice`` and, where even-odd preconditioning applies,
 ``schur()``. ``validate_config(cfg, registry)`` returns (key, message) for a bad combination.
-``reconstructs`` (optional; default 18, 12, 8) lists the link compressions its links allow.
+``reconstructs`` (optional; default 18, 12, 8) lists the link compressions its links allow;
+``needs_even_extents`` (optional) says the operator is defined on even lattice extents only.
 """
 
 from ..params import ListOf, Param

@@ -24,6 +24,7 @@ class NaiveStaggered:
     name = "naive_staggered"
     description = "naive (one-link) staggered fermions, M = 2 m + D_ks (MILC convention)"
     field_shape = (3,)
+    needs_even_extents = True    # staggered phases and the parity structure of D are periodic only then
     params = {"mass": MASS, "boundary": BOUNDARY}
 
     @classmethod

@@ -94,6 +94,16 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def check_lattice(cfg, dims, registry):
+        """The source fits the lattice; even-odd preconditioning (and staggered fermions, whose phases
+        and parities must be periodic) need even global extents."""
+        odd = [f"{'xyzt'[mu]} = {d}" for mu, d in enumerate(dims) if d % 2]
+        operator = registry.lookup("operators", cfg["operator"]["kind"])
+        if odd and getattr(operator, "needs_even_extents", False):
+            return ("operator.kind", f"operator '{cfg['operator']['kind']}' needs even lattice extents, got "
+                    f"{', '.join(odd)}")
+        if odd and cfg["evenodd"]:
+            return ("evenodd", f"even-odd preconditioning needs even lattice extents, got {', '.join(odd)}; "
+                    "set evenodd = false")
         check = getattr(registry.lookup("sources", cfg["source"]["kind"]), "check_lattice", None)
         problem = check(cfg["source"], dims) if check is not None else None
         return (f"source.{problem[0]}", problem[1]) if problem else None
