@@ -32,3 +32,14 @@ def move_into_place(src, dst, overwrite=False):
     else:
         os.unlink(src)
 
+
+def claim_free_name(src, candidates):
+    """Move ``src`` to the first of ``candidates`` (an iterable of paths) that does not exist, never
+    replacing one; returns the name taken."""
+    for candidate in candidates:
+        try:
+            move_into_place(src, candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free name for {src}")
