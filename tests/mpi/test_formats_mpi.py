@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pluggy
 import pytest
@@ -20,6 +21,7 @@ from hpcmix.io.ildg import ILDGGaugeFormat
 from hpcmix.io.milc import MILCGaugeFormat
 from hpcmix.io.nersc import NERSCGaugeFormat
 from hpcmix.io.scidac_vector import read_vector, write_vector
+from hpcmix.io.warn import HpcmixWarning
 from hpcmix.lattice import Lattice
 from hpcmix.registry import Registry
 
@@ -94,12 +96,16 @@ def test_distributed_vector_write(shared_tmp):
     assert np.array_equal(read_vector(path, serial(lattice))[lattice.box()], v)
 
 
-@pytest.mark.mpi(min_size=2)
-def test_distributed_convert(shared_data, shared_tmp):
+def formats_registry():
     pm = pluggy.PluginManager("hpcmix")
     pm.add_hookspecs(hookspecs)
     pm.register(plugin, name="hpcmix.io.plugin")
-    registry = Registry(pm)
+    return Registry(pm)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_distributed_convert(shared_data, shared_tmp):
+    registry = formats_registry()
     out = shared_tmp / "l8888.h5"
     mine = convert(registry, shared_data / "gauge" / "milc" / "lat.sample.l8888", out)
     assert mine.lattice.pg.size == COMM.size
@@ -123,3 +129,24 @@ def test_corrupt_file_fails_on_every_rank(shared_data, shared_tmp):
     assert info.value.collective
     with pytest.raises(FormatError, match="truncated"):
         MILC.read(short, lattice)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_distributed_convert_without_verification_records_the_failure(shared_data, shared_tmp):
+    """The check fails on the last rank's sites only; every rank agrees on what failed, and the
+    output (its attributes written by rank 0) records it. Converting again over it is a collective
+    error."""
+    src, bad, out = shared_data / "gauge" / "milc" / "lat.sample.l8888", shared_tmp / "flipped", shared_tmp / "out.h5"
+    if COMM.rank == 0:
+        data = bytearray(src.read_bytes())
+        data[-5] ^= 0x01
+        bad.write_bytes(bytes(data))
+    COMM.Barrier()
+    registry = formats_registry()
+    with pytest.warns(HpcmixWarning, match="verification skipped"):
+        convert(registry, bad, out, verify=False)
+    with h5py.File(out) as h5:
+        assert h5["gauge/U"].attrs["failed_checks"].startswith("MILC checksum (sum29 sum31) mismatch")
+    with pytest.raises(FormatError, match="exists") as info:
+        convert(registry, bad, out, verify=False)
+    assert info.value.collective
