@@ -1,6 +1,12 @@
 """BiCGstab (van der Vorst) for non-Hermitian A x = b, restarted from the true residual whenever the
 iterated residual claims convergence that the true residual does not confirm.
 
+A breakdown of the recurrence (rho = <r0, r> = 0, or <r0, v> = 0 for v = A p) restarts it from the
+true residual with a new shadow residual r0 = r (a point source as b gives <r0, r> = 0 exactly after
+one step of the Wilson operator). It is a genuine breakdown, and the solve stops, only when the
+restarted recurrence breaks down before completing an iteration: a further restart would start
+from the same state.
+
 With mixed precisions it runs QUDA's reliable-update BiCGstab, :mod:`hpcmix.solvers.reliable_bicgstab`."""
 
 import time
@@ -22,51 +28,57 @@ class BiCGstab(MixedPrecision, Solver):
             return reliable_bicgstab.solve(self, op, b, x0)
         t0 = time.perf_counter()
         result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
-        sp = op.space
         x, r, bnorm = self.start(op, b, x0)
         applications = 0 if x0 is None else 1
         reason = f"reached maxiter = {self.maxiter}"
         if bnorm == 0:
             return self.finish(op, b, x, 1.0, result, t0, applications, "zero right-hand side")
         while result.iterations < self.maxiter:
-            r0 = r.copy()
-            rho = sp.inner(r0, r)
-            p = r.copy()
-            v = np.zeros_like(r)
-            alpha = omega = 1.0
-            rho_old = rho
-            first = True
-            while result.iterations < self.maxiter:
-                if not first:
-                    rho = sp.inner(r0, r)
-                    if rho == 0:
-                        reason = "breakdown: rho = 0"
-                        break
-                    beta = (rho / rho_old) * (alpha / omega)
-                    p = r + beta * (p - omega * v)
-                first = False
-                v = op(p)
-                r0v = sp.inner(r0, v)
-                if r0v == 0:
-                    reason = "breakdown: <r0, v> = 0"
-                    break
-                alpha = rho / r0v
-                s = r - alpha * v
-                t = op(s)
-                applications += 2
-                tt = sp.norm2(t)
-                omega = sp.inner(t, s) / tt if tt > 0 else 0.0
-                x += alpha * p + omega * s
-                r = s - omega * t
-                rho_old = rho
-                result.iterations += 1
-                res = np.sqrt(sp.norm2(r)) / bnorm
-                result.history.append(float(res))
-                if res <= self.tol or omega == 0:
-                    break
+            started = result.iterations
+            breakdown, applied = self.recurrence(op, x, r, bnorm, result)
             r, true_res = self.true_residual(op, b, x, bnorm)
-            applications += 1
-            if true_res <= self.tol or reason.startswith("breakdown"):
+            applications += applied + 1
+            if true_res <= self.tol:
+                break
+            if breakdown and result.iterations == started:
+                reason = breakdown
                 break
             result.restarts += 1
         return self.finish(op, b, x, bnorm, result, t0, applications, reason)
+
+    def recurrence(self, op, x, r, bnorm, result):
+        """Iterate from residual r with shadow residual r0 = r, adding to x in place, until the iterated
+        |r| / |b| meets ``tol``, omega = 0, ``maxiter`` or a breakdown. Returns (the breakdown's
+        description or None, operator applications). One iteration:
+
+            v = A p,  alpha = rho / <r0, v>,  s = r - alpha v,  t = A s,  omega = <t, s> / |t|^2,
+            x += alpha p + omega s,  r = s - omega t,  rho' = <r0, r>,
+            p = r + (rho' / rho)(alpha / omega)(p - omega v)   (p = r at the start).
+        """
+        sp = op.space
+        r0, p = r.copy(), r.copy()
+        rho = sp.inner(r0, r)
+        applications = 0
+        while result.iterations < self.maxiter:
+            v = op(p)
+            applications += 1
+            r0v = sp.inner(r0, v)
+            if r0v == 0:
+                return "breakdown: <r0, v> = 0", applications
+            alpha = rho / r0v
+            s = r - alpha * v
+            t = op(s)
+            applications += 1
+            tt = sp.norm2(t)
+            omega = sp.inner(t, s) / tt if tt > 0 else 0.0
+            x += alpha * p + omega * s
+            r = s - omega * t
+            result.iterations += 1
+            result.history.append(float(np.sqrt(sp.norm2(r)) / bnorm))
+            if result.history[-1] <= self.tol or omega == 0:
+                break
+            rho, rho_old = sp.inner(r0, r), rho
+            if rho == 0:
+                return "breakdown: rho = 0", applications
+            p = r + (rho / rho_old) * (alpha / omega) * (p - omega * v)
+        return None, applications
