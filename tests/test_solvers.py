@@ -1,4 +1,5 @@
-"""Solver robustness: BiCGstab's breakdown restarts (point source on the Wilson operator). True
+"""Solver robustness and deck keys: BiCGstab's breakdown restarts (point source on the Wilson
+operator), and the validation of tol, maxiter and an outer precision too coarse for tol. True
 residuals are recomputed here in double with the double operator."""
 
 import math
@@ -6,6 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from cli_helpers import write_deck
+from hpcmix.deck import Deck
+from hpcmix.errors import DeckError
 from hpcmix.operators.base import LinearOperator
 from hpcmix.operators.precision_view import store
 from hpcmix.operators.wilson import WilsonDirac
@@ -73,3 +77,56 @@ def test_mixed_bicgstab_genuine_breakdown_falls_back_then_stops():
     assert not res.converged and res.iterations == 0
     assert [(f["from"], f["to"]) for f in res.fallbacks] == [("single", "double")]
     assert res.reason == "stopped: breakdown in precision 'double' right after a restart"
+
+
+# ---- deck keys ---------------------------------------------------------------------------------
+BODY = """
+[lattice]
+dims = [4, 4, 4, 4]
+
+[[stage]]
+name = "gauge"
+kind = "generate_gauge"
+start = "weak"
+seed = 5
+
+[[stage]]
+name = "prop"
+kind = "propagator"
+operator = {{ kind = "wilson_clover", kappa = 0.12, csw = 1.0 }}
+solver = {solver}
+"""
+
+
+def load_solver(tmp_path, solver):
+    """The validated solver table of a deck whose propagator stage has ``solver``."""
+    deck = Deck.load(write_deck(tmp_path / "deck.toml", BODY.format(solver=solver)))
+    return deck.stages[1].cfg["solver"]
+
+
+BAD = {
+    "tol_negative": ('{ kind = "bicgstab", tol = -1.0 }', "solver.tol", ["finite number > 0", "-1.0"]),
+    "tol_zero": ('{ kind = "cg", tol = 0.0 }', "solver.tol", ["finite number > 0"]),
+    "tol_nan": ('{ kind = "gcr", tol = nan }', "solver.tol", ["finite number > 0", "nan"]),
+    "tol_inf": ('{ kind = "mr", tol = inf }', "solver.tol", ["finite number > 0"]),
+    "maxiter_zero": ('{ kind = "cg", maxiter = 0 }', "solver.maxiter", [">= 1"]),
+    "half_outer": ('{ kind = "cg", precision = "half", sloppy = "half" }', "solver.tol",
+                   ["precision 'half'", "unit roundoff", "1.53e-05", "tol >= 0.000153"]),
+    "single_outer": ('{ kind = "bicgstab", precision = "single", tol = 1e-7 }', "solver.tol",
+                     ["precision 'single'", "5.96e-08"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_solver_keys(tmp_path, case):
+    solver, key, pieces = BAD[case]
+    with pytest.raises(DeckError) as info:
+        load_solver(tmp_path, solver)
+    assert info.value.stage == "prop" and info.value.key == key, str(info.value)
+    for piece in pieces:
+        assert piece in info.value.reason, (piece, info.value.reason)
+
+
+def test_coarse_outer_precision_with_a_tol_it_resolves(tmp_path):
+    cfg = load_solver(tmp_path, '{ kind = "cg", precision = "half", sloppy = "half", tol = 2e-4 }')
+    assert cfg["precision"] == "half" and cfg["tol"] == 2e-4

@@ -7,6 +7,7 @@ Convergence is judged only on the true residual |b - A x| / |b| recomputed in fl
 (and wherever an iterated residual claims convergence); a solver never reports success without it.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,14 +72,23 @@ class InverseOperator:
         return self.solve(b).x
 
 
+def check_tol(tol):
+    """A target relative residual must be a finite number above 0 (a solve cannot reach 0)."""
+    return None if math.isfinite(tol) and tol > 0 else f"must be a finite number > 0, got {tol!r}"
+
+
+def check_maxiter(maxiter):
+    return None if maxiter >= 1 else f"must be >= 1, got {maxiter}"
+
+
 class Solver:
     """Base of registered solvers: ``name``, declared ``params``, ``solve(op, b, x0)``."""
 
     name = ""
     description = ""
     params = {
-        "tol": Param(float, 1e-10, "target true relative residual |b - A x| / |b|"),
-        "maxiter": Param(int, 10000, "maximum iterations (operator applications for MR)"),
+        "tol": Param(float, 1e-10, "target true relative residual |b - A x| / |b|", check=check_tol),
+        "maxiter": Param(int, 10000, "maximum iterations (operator applications for MR)", check=check_maxiter),
         "precision": Param(str, "double", "outer precision (the true residual and the solution)"),
     }
 

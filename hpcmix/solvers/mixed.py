@@ -153,10 +153,18 @@ class MixedPrecision:
 
     @classmethod
     def validate_config(cls, cfg, registry):
+        """(key, message) for precisions that cannot be resolved (:func:`resolve_precisions`), a ``tol``
+        below 10 u of the outer precision (u its unit roundoff: the true residual, computed there,
+        cannot resolve it), or a key this solver does not implement; None where the keys are fine."""
         try:
-            resolve_precisions(registry, cfg)
+            precisions = resolve_precisions(registry, cfg)
         except PrecisionKeyError as exc:
             return exc.key, str(exc)
+        outer = precisions.outer
+        if cfg["tol"] < 10 * outer.unit_roundoff:
+            return "tol", (f"tol = {cfg['tol']:g} is below 10 x the unit roundoff of precision '{outer.name}' "
+                           f"(u = {outer.unit_roundoff:.3g}), which holds the solution and its true residual; "
+                           f"use tol >= {10 * outer.unit_roundoff:.3g} or a finer precision")
         if cfg.get("alternative_reliable") and not cls.alternative_reliable_supported:
             return "alternative_reliable", f"solver '{cls.name}' has no van der Vorst-Ye residual replacement (cg has)"
         return None
