@@ -80,12 +80,49 @@ def test_reliable_bicgstab(system, sloppy):
 
 @pytest.mark.parametrize("preconditioner", [None, MR(maxiter=4), CG(tol=0.1, maxiter=5)], ids=["none", "mr", "cg"])
 def test_mixed_gcr(system, preconditioner):
-    """The cycles in half, the preconditioner in quarter (a mixed-capable one confined to it)."""
+    """The cycles in half, the preconditioner in quarter (a mixed-capable one confined to it), its
+    iterations and time reported apart from the cycles'."""
     dirac, b = system
     gcr = GCR(tol=TOL, sloppy="half", precision_preconditioner="quarter", preconditioner=preconditioner)
     res = EvenOdd(gcr)(dirac).solve(b)
     assert res.converged and true_residual(dirac, b, res.x) <= TOL
     assert res.reliable_updates >= 2 and "half" in res.timings
+    assert sum(res.timings.values()) <= res.seconds
+    if preconditioner is None:
+        assert set(res.timings) == {"double", "half"} and res.preconditioner_iterations == 0
+    else:
+        assert set(res.timings) == {"double", "half", "preconditioner (quarter)"}
+        assert res.iterations <= res.preconditioner_iterations <= preconditioner.maxiter * res.iterations
+
+
+class SpyMR(MR):
+    """MR recording the precision of every operator it is applied to."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen = set()
+
+    def solve(self, op, b, x0=None):
+        self.seen.add(op.precision.name)
+        return super().solve(op, b, x0)
+
+
+@pytest.mark.parametrize("precision_preconditioner", ["sloppy", "single"])
+def test_gcr_preconditioner_precision_and_report(system, precision_preconditioner):
+    """precision = sloppy = double: the preconditioner runs in precision_preconditioner, also where only
+    it differs (then on the mixed path, with reliable updates); "sloppy" keeps the plain path. The
+    report counts the preconditioner's iterations (4 MR iterations per GCR step) and times it apart."""
+    dirac, b = system
+    spy = SpyMR(maxiter=4)
+    res = EvenOdd(GCR(tol=TOL, precision_preconditioner=precision_preconditioner, preconditioner=spy))(dirac).solve(b)
+    assert res.converged and true_residual(dirac, b, res.x) <= TOL
+    inner = "double" if precision_preconditioner == "sloppy" else "single"
+    assert spy.seen == {inner} and res.sloppy == "double"
+    assert set(res.timings) == {"double", f"preconditioner ({inner})"}
+    assert (res.reliable_updates > 0) == (inner == "single")
+    assert res.preconditioner_iterations == 4 * res.iterations > 0
+    assert res.report()["preconditioner_iterations"] == res.preconditioner_iterations
+    assert sum(res.timings.values()) <= res.seconds
 
 
 @pytest.mark.parametrize("sloppy", ["half", "quarter"])

@@ -1,6 +1,6 @@
 """Solver robustness and deck keys: BiCGstab's breakdown restarts (point source on the Wilson
-operator), and the validation of tol, maxiter and an outer precision too coarse for tol. True
-residuals are recomputed here in double with the double operator."""
+operator), and the validation of tol, maxiter, an outer precision too coarse for tol, and GCR's
+nested preconditioner. True residuals are recomputed here in double with the double operator."""
 
 import math
 
@@ -14,7 +14,11 @@ from hpcmix.operators.base import LinearOperator
 from hpcmix.operators.precision_view import store
 from hpcmix.operators.wilson import WilsonDirac
 from hpcmix.precision import DOUBLE
+from hpcmix.registry import get_registry
+from hpcmix.solvers import make_solver
 from hpcmix.solvers.bicgstab import BiCGstab
+from hpcmix.solvers.gcr import GCR
+from hpcmix.solvers.mr import MR
 from lattice_helpers import weak_gauge
 
 TOL = 1e-10
@@ -110,10 +114,24 @@ BAD = {
     "tol_nan": ('{ kind = "gcr", tol = nan }', "solver.tol", ["finite number > 0", "nan"]),
     "tol_inf": ('{ kind = "mr", tol = inf }', "solver.tol", ["finite number > 0"]),
     "maxiter_zero": ('{ kind = "cg", maxiter = 0 }', "solver.maxiter", [">= 1"]),
+    "maxiter_nested": ('{ kind = "gcr", preconditioner = { kind = "mr", maxiter = -3 } }',
+                       "solver.preconditioner.maxiter", [">= 1"]),
     "half_outer": ('{ kind = "cg", precision = "half", sloppy = "half" }', "solver.tol",
                    ["precision 'half'", "unit roundoff", "1.53e-05", "tol >= 0.000153"]),
     "single_outer": ('{ kind = "bicgstab", precision = "single", tol = 1e-7 }', "solver.tol",
                      ["precision 'single'", "5.96e-08"]),
+    "preconditioner_typo": ('{ kind = "gcr", preconditioner = "nonee" }', "solver.preconditioner",
+                            ["expected 'none' or a solver", "mr", "'nonee'"]),
+    "preconditioner_type": ('{ kind = "gcr", preconditioner = 3 }', "solver.preconditioner", ["table or string"]),
+    "preconditioner_key": ('{ kind = "gcr", preconditioner = { kind = "mr", omga = 1.0 } }',
+                           "solver.preconditioner.omga", ["unknown key", "omega"]),
+    "preconditioner_kind": ('{ kind = "gcr", preconditioner = { kind = "mrr" } }', "solver.preconditioner.kind",
+                            ["unknown solver 'mrr'"]),
+    "preconditioner_precision": ('{ kind = "gcr", preconditioner = { kind = "cg", sloppy = "x" } }',
+                                 "solver.preconditioner.sloppy", ["unknown precision 'x'"]),
+    "preconditioner_nested": ('{ kind = "gcr", preconditioner = { kind = "gcr", preconditioner = '
+                              '{ kind = "mr", omga = 1.0 } } }', "solver.preconditioner.preconditioner.omga",
+                              ["unknown key"]),
 }
 
 
@@ -130,3 +148,23 @@ def test_bad_solver_keys(tmp_path, case):
 def test_coarse_outer_precision_with_a_tol_it_resolves(tmp_path):
     cfg = load_solver(tmp_path, '{ kind = "cg", precision = "half", sloppy = "half", tol = 2e-4 }')
     assert cfg["precision"] == "half" and cfg["tol"] == 2e-4
+
+
+@pytest.mark.parametrize("preconditioner,expected", [
+    ('"none"', None), ('"mr"', {"maxiter": 10000, "omega": 1.0}),
+    ('{ kind = "mr", maxiter = 4, omega = 0.9 }', {"maxiter": 4, "omega": 0.9})])
+def test_gcr_preconditioner_in_the_deck(tmp_path, preconditioner, expected):
+    """'none', a solver's name, or a table: validated with defaults filled in, and built by make_solver."""
+    cfg = load_solver(tmp_path, f'{{ kind = "gcr", preconditioner = {preconditioner} }}')
+    gcr = make_solver(get_registry(), cfg)
+    if expected is None:
+        assert cfg["preconditioner"] == "none" and gcr.preconditioner is None
+        return
+    assert cfg["preconditioner"] == dict(kind="mr", tol=1e-10, precision="double", **expected)
+    assert isinstance(gcr.preconditioner, MR)
+    assert (gcr.preconditioner.maxiter, gcr.preconditioner.omega) == (expected["maxiter"], expected["omega"])
+
+
+def test_gcr_rejects_a_string_preconditioner():
+    with pytest.raises(TypeError, match="preconditioner must be a solver or None"):
+        GCR(preconditioner="nonee")

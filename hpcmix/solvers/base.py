@@ -30,6 +30,7 @@ class SolveResult:
     sloppy: str = "double"
     reliable_updates: int = 0
     restarts: int = 0
+    preconditioner_iterations: int = 0   # iterations of a preconditioner's inner solves, all together
     fallbacks: list = field(default_factory=list)
     flops: float = 0.0
     seconds: float = 0.0
@@ -42,6 +43,7 @@ class SolveResult:
         self.history.extend(other.history)
         self.restarts += other.restarts + (1 if repeated else 0)
         self.reliable_updates += other.reliable_updates
+        self.preconditioner_iterations += other.preconditioner_iterations
         self.fallbacks.extend(other.fallbacks)
         self.flops += other.flops
         for k, v in other.timings.items():
