@@ -104,11 +104,18 @@ class Deck:
             else:
                 grid = run["grid"]
             check_grid(dims, grid, nranks, file=file)
+            local = [d // g for d, g in zip(dims, grid)]
+            odd = [f"{'xyzt'[mu]} = {n}" for mu, n in enumerate(local) if n % 2]
             for spec in stages:
                 check = getattr(spec.cls, "check_lattice", None)
                 problem = check(spec.cfg, dims, registry) if check is not None else None
                 if problem:
                     raise v.error(problem[1], spec.name, problem[0])
+                evenodd = getattr(spec.cls, "uses_evenodd", None)
+                if odd and evenodd is not None and evenodd(spec.cfg):
+                    raise v.error(f"even-odd preconditioning needs even local extents, but process grid {grid} "
+                                  f"gives {', '.join(odd)}; set [run] grid, another rank count, or evenodd = false",
+                                  spec.name, "evenodd")
         return cls(path, text, run, dims, lattice["boundary"], stages, registry, grid)
 
     @staticmethod

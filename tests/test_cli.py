@@ -64,9 +64,14 @@ def test_bad_deck_under_mpiexec_is_one_clean_message(tmp_path):
 
 
 def test_odd_local_extents_and_grids_that_do_not_divide(tmp_path):
-    """t = 6 over 2 ranks gives local extent 3: allowed (parity is global), and the run's correlator
-    equals one rank's; an extent the grid does not divide is a deck error."""
+    """t = 6 over 2 ranks gives local extent 3: refused for even-odd preconditioning (DESIGN.md), allowed
+    without it, where the run's correlator equals one rank's; an extent the grid does not divide is a
+    deck error."""
     body = GOOD_BODY.replace("[4, 4, 4, 4]", "[4, 4, 4, 6]")
+    evenodd = hpcmix_mpi(2, "check", write_deck(tmp_path / "eo.toml", "grid = [1, 1, 1, 2]\n" + body), cwd=tmp_path)
+    assert evenodd.returncode == 2 and "stage 'prop': key 'evenodd': even-odd preconditioning needs even local " \
+        "extents, but process grid [1, 1, 1, 2] gives t = 3" in evenodd.stderr, evenodd.stderr
+    body = body.replace('solver = { kind = "cg"', 'evenodd = false\nsolver = { kind = "cg"')
     one = hpcmix("run", write_deck(tmp_path / "one.toml", body, output="one.h5"), cwd=tmp_path)
     two = hpcmix_mpi(2, "run", write_deck(tmp_path / "two.toml", "grid = [1, 1, 1, 2]\n" + body, output="two.h5"),
                      cwd=tmp_path, timeout=300)

@@ -57,8 +57,9 @@ def _prime_factors(n):
 def auto_grid(dims, size):
     """Split ``size`` ranks over directions, one prime factor at a time (largest first), each into the
     direction of largest local extent it divides, preferring splits that leave the local extent even
-    (ties go to t, then z, y, x). Odd local extents work (parity is global, shifts of any depth compose),
-    so they are taken where nothing else divides. Raises HpcmixError where the ranks cannot be split."""
+    (ties go to t, then z, y, x). Odd local extents work where nothing works on a checkerboard (parity
+    is global, shifts of any depth compose), so they are taken where nothing else divides; even-odd
+    preconditioning refuses them (the deck says so). Raises HpcmixError where the ranks cannot be split."""
     grid = [1, 1, 1, 1]
     for p in _prime_factors(size):
         fits = [mu for mu in (3, 2, 1, 0) if (dims[mu] // grid[mu]) % p == 0]

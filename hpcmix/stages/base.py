@@ -17,7 +17,8 @@ class Stage:
     def run(self, ctx, cfg):
         raise NotImplementedError
 
-    # Optional: ``produces_for(cfg)``, the type produced where it depends on the keys.
+    # Optional: ``produces_for(cfg)``, the type produced where it depends on the keys;
+    # ``uses_evenodd(cfg)``: the stage works on a checkerboard (even local extents needed).
     # Optional, checked before any work: ``check_lattice(cfg, dims, registry)`` returns
     # (key, message) where the stage's parameters do not fit the lattice, else None;
     # ``check_inputs(cfg, validator, stage)`` reads the headers of the files the stage will read

@@ -87,6 +87,11 @@ class PropagatorStage(Stage):
         return None
 
     @staticmethod
+    def uses_evenodd(cfg):
+        """Whether the solve is even-odd preconditioned (needs even local extents: DESIGN.md)."""
+        return cfg["evenodd"]
+
+    @staticmethod
     def produces_for(cfg):
         """A "propagator" M^-1 b for solve = "M"; (M^dag M)^-1 b is a "normal_propagator", which a
         meson stage must not take for M^-1."""
