@@ -39,8 +39,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from mpi4py import MPI
 
-from ..errors import HpcmixError
+from ..errors import HpcmixError, SolverError
 from ..operators.precision_view import store
 from ..params import Param
 from ..precision import FieldPrecision, resolve
@@ -257,6 +258,23 @@ def timed(result, name):
         result.timings[name] = result.timings.get(name, 0.0) + time.perf_counter() - t0
 
 
+def check_compression(op, high, P, tol, b):
+    """The outer operator is the one the solution must satisfy, so its link compression may not change
+    it by more than ``tol``: with delta = |A_c v - A v| / |A v| for a random v (A_c: links compressed
+    to ``P.reconstruct``, A: the same precision uncompressed), delta > tol is a SolverError. Links that
+    are SU(3) only to single precision (read from a single-precision file) give delta ~ 1e-8 in double."""
+    rng = np.random.default_rng([20261129, MPI.COMM_WORLD.rank])
+    v = rng.standard_normal(b.shape) + 1j * rng.standard_normal(b.shape)
+    exact = op.at(P.outer, 18)(v)
+    delta = math.sqrt(op.space.norm2(high(v) - exact) / op.space.norm2(exact))
+    if delta > tol:
+        raise SolverError(f"reconstruct = {P.reconstruct} changes the operator by {delta:.2g} (relative), more than "
+                          f"tol = {tol:g} allows: the links are not SU(3) to {P.outer.name} precision (e.g. read "
+                          f"from a single-precision file); reunitarize them on load (load_gauge reunitarize = "
+                          f"true) or use reconstruct = 18 (reconstruct_sloppy may stay compressed)",
+                          collective=True)
+
+
 class MixedSolve:
     """What every mixed-precision solve of ``op x = b`` shares: the resolved precisions ``P``, the
     report ``result``, the outer operator ``high`` (``op`` in ``P.outer`` with ``P.reconstruct``),
@@ -270,6 +288,8 @@ class MixedSolve:
         self.result = SolveResult(x=None, solver=name or solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
         self.high = op.at(P.outer, P.reconstruct)
         self.bnorm = math.sqrt(self.space.norm2(b))
+        if self.bnorm and P.reconstruct != 18:
+            check_compression(op, self.high, P, solver.tol, b)
         self.low = SloppyOperator(op, P, solver.fallback) if self.bnorm else None
         self.counts = {"high": 0, "low": 0}
 
