@@ -239,3 +239,16 @@ def test_outer_compression_of_links_that_are_not_su3_in_double():
     dirac = WilsonDirac(rounded, -0.3)
     res = EvenOdd(CG(tol=TOL, reconstruct=12))(dirac).solve(b)
     assert res.converged and true_residual(dirac, b, res.x) <= TOL
+
+
+@pytest.mark.parametrize("solver", [CG, BiCGstab])
+def test_stopping_between_reliable_updates_keeps_the_partial_solution(system, solver):
+    """At maxiter between two updates the solution accumulated since the last one is folded in: the
+    mixed solve's true residual is about the plain double solve's, not the last update's."""
+    dirac, b = system
+    op = dirac.operator()
+    plain = solver(tol=TOL, maxiter=25)(op).solve(b)
+    mixed = solver(tol=TOL, maxiter=25, sloppy="single", reliable_delta=1e-3)(op).solve(b)
+    assert not mixed.converged and mixed.iterations == 25
+    assert mixed.true_residual == pytest.approx(true_residual(dirac, b, mixed.x), rel=1e-6)
+    assert mixed.true_residual <= 2 * plain.true_residual

@@ -319,8 +319,12 @@ class MixedSolve:
             self.counts["high"] += 1
             return y, s, math.sqrt(self.space.norm2(s)) / self.bnorm
 
-    def finish(self, y, reason):
-        """The report of solution ``y``: true residual in the outer precision, flops, times."""
+    def finish(self, y, reason, partial=None):
+        """The report of solution ``y`` (plus the ``partial`` solution accumulated since the last
+        reliable update, where a solve stops between updates): true residual in the outer precision,
+        flops, times."""
+        if partial is not None and np.any(partial):
+            y = store(self.P.outer, y + partial).astype(np.complex128, copy=False)
         if self.low is not None:
             self.result.flops += self.counts["low"] * self.low.operator.flops
         return self.solver.finish(self.high, self.b, y, self.bnorm or 1.0, self.result, self.t0,

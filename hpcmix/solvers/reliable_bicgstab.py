@@ -104,4 +104,4 @@ def solve(solver, op, b, x0=None):
         with timed(result, low.precision.name):
             beta = (rho / rho_old) * (alpha / omega) if omega != 0 else 0.0
             p = store(low.precision, r_s + beta * (p - omega * v))
-    return ms.finish(y, reason)
+    return ms.finish(y, reason, partial=x)

@@ -130,4 +130,4 @@ def solve(solver, op, b, x0=None):
         r_s = store(low.precision, r)
         p = p - (sp.inner(r_s, p).real / r2) * r_s
         p = store(low.precision, r_s + (r2 / r2_old) * p)
-    return ms.finish(y, reason)
+    return ms.finish(y, reason, partial=x)
