@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .comm.grid import auto_grid, check_grid
 from .errors import DeckError, FormatError, HpcmixError
+from .io.results import output_problem
 from .params import ListOf, Param, Validator
 from .registry import get_registry
 
@@ -77,10 +78,9 @@ class Deck:
         if run["backend"] not in registry.names("backends"):
             raise v.error(f"unknown backend '{run['backend']}'; registered: {', '.join(registry.names('backends'))}",
                           "run", "backend")
-        output = Path(run["output"])
-        if output.exists() and not (run["overwrite"] or overwrite):
-            raise v.error(f"output {output} exists; refusing to overwrite it (set overwrite = true or pass "
-                          "--overwrite)", "run", "output")
+        problem = output_problem(run["output"], run["overwrite"] or overwrite)
+        if problem:
+            raise v.error(problem, "run", "output")
         lattice = v.table(LATTICE_PARAMS, raw.get("lattice", {}), stage="lattice")
         stages_raw = raw.get("stage", [])
         if not isinstance(stages_raw, list) or not stages_raw:

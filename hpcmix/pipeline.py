@@ -70,7 +70,7 @@ def run_deck(deck, *, overwrite=False, log=None):
             log(f"partial results kept in {partial}")
         raise
     results.set_attrs("/", {"seconds": sum(timings.values())})
-    results.commit()
+    collective(comm, results.commit, HpcmixError)   # a refused final move (rank 0) ends every rank cleanly
     comm.Barrier()
     log(f"results written to {deck.run['output']}")
     return timings

@@ -109,3 +109,13 @@ def test_automatic_process_grid():
     assert auto_grid([6, 6, 6, 6], 4) == [1, 1, 2, 2]
     with pytest.raises(HpcmixError, match="no extent is divisible by the factor 2"):
         auto_grid([5, 5, 5, 5], 2)
+
+
+@pytest.mark.parametrize("output, message", [("", "output must name a file"), ("results/", "output must name a file"),
+                                             ("adir", "is a directory; name a file in it")])
+def test_output_that_names_no_file(tmp_path, output, message):
+    (tmp_path / "adir").mkdir()
+    deck = write_deck(tmp_path / "deck.toml", GOOD_BODY, output=output)
+    result = hpcmix("check", deck, cwd=tmp_path)
+    assert result.returncode == 2 and "stage 'run': key 'output'" in result.stderr and message in result.stderr, \
+        result.stderr

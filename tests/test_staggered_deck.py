@@ -133,6 +133,11 @@ def test_file_source_must_match_the_operators_fields(tmp_path, source_file):
     with pytest.raises(FormatError, match=r"holds a ColorVector field \(site shape \(3,\)\), but the operator acts "
                                           r"on fields of site shape \(4, 3\)"):
         FileSource.build(lattice, cfg, (4, 3), None)
+    assert FileSource.check_field(cfg, (3,)) is None
+    text = deck_text(tmp_path, '{ kind = "wilson", kappa = 0.12 }', f'{{ kind = "file", file = "{path.name}" }}')
+    with pytest.raises(DeckError, match=r"stage 'prop': key 'source.file': .*holds a ColorVector field \(site shape "
+                                        r"\(3,\)\), but the operator acts on fields of site shape \(4, 3\)"):
+        Deck.load(write(tmp_path / "deck.toml", text))      # at validation, before any stage runs
 
 
 @pytest.mark.parametrize("solver, key", [('{ kind = "cg", reconstruct = 12 }', "solver.reconstruct"),

@@ -33,6 +33,15 @@ class FileSource:
         return None
 
     @classmethod
+    def check_field(cls, cfg, field_shape):
+        """The file's field kind (from its record headers) must be what the operator acts on."""
+        kind = vector_info(cfg["file"])[1]
+        if tuple(KINDS[kind]) != tuple(field_shape):
+            return ("file", f"{cfg['file']} holds a {kind} field (site shape {KINDS[kind]}), but the operator acts "
+                    f"on fields of site shape {tuple(field_shape)}")
+        return None
+
+    @classmethod
     def origin(cls, cfg):
         return 0
 

@@ -99,7 +99,7 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def check_lattice(cfg, dims, registry):
-        """The source fits the lattice; even-odd preconditioning (and staggered fermions, whose phases
+        """The source fits the lattice and the operator's fields; even-odd preconditioning (and staggered fermions, whose phases
         and parities must be periodic) need even global extents."""
         odd = [f"{'xyzt'[mu]} = {d}" for mu, d in enumerate(dims) if d % 2]
         operator = registry.lookup("operators", cfg["operator"]["kind"])
@@ -109,8 +109,12 @@ class PropagatorStage(Stage):
         if odd and cfg["evenodd"]:
             return ("evenodd", f"even-odd preconditioning needs even lattice extents, got {', '.join(odd)}; "
                     "set evenodd = false")
-        check = getattr(registry.lookup("sources", cfg["source"]["kind"]), "check_lattice", None)
+        source = registry.lookup("sources", cfg["source"]["kind"])
+        check = getattr(source, "check_lattice", None)
         problem = check(cfg["source"], dims) if check is not None else None
+        field = getattr(source, "check_field", None)
+        if problem is None and field is not None:
+            problem = field(cfg["source"], operator.field_shape)
         return (f"source.{problem[0]}", problem[1]) if problem else None
 
     @staticmethod
