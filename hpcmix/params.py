@@ -78,6 +78,20 @@ def type_name(t):
     return {int: "integer", float: "number", str: "string", bool: "boolean", dict: "table"}.get(t, str(t))
 
 
+def _same_shape(t, v):
+    """Whether the deck value ``v`` has the TOML shape of type ``t`` (a table for a component or
+    dict, a list for ListOf, a string for str, paths and references, a number for int and float)."""
+    if isinstance(t, Component) or t is dict:
+        return isinstance(v, dict)
+    if isinstance(t, ListOf):
+        return isinstance(v, list)
+    if isinstance(t, (PathParam, Ref)) or t is str:
+        return isinstance(v, str)
+    if t in (int, float):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return False
+
+
 class Validator:
     """Validates deck tables; carries where the table is (file, stage) for the error messages."""
 
@@ -121,11 +135,15 @@ class Validator:
 
     def value(self, t, v, *, stage, key):
         if isinstance(t, tuple):
+            errors = []
             for alternative in t:
                 try:
                     return self.value(alternative, v, stage=stage, key=key)
-                except DeckError:
-                    continue
+                except DeckError as exc:
+                    errors.append((alternative, exc))
+            shaped = [exc for alternative, exc in errors if _same_shape(alternative, v)]
+            if len(shaped) == 1:        # the alternative of the value's own shape says what is wrong inside
+                raise shaped[0]
             raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
         if isinstance(t, Component):
             return self.component(t.registry_kind, v, stage=stage, key=key)
