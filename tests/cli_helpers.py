@@ -19,7 +19,8 @@ def write_deck(path, body, output="out.h5"):
     return path
 
 
-GOOD_BODY = """
+#: A 4^4 lattice and a weak-field gauge stage named "gauge": the start of the decks below.
+WEAK_GAUGE = """
 [lattice]
 dims = [4, 4, 4, 4]
 
@@ -28,7 +29,9 @@ name = "gauge"
 kind = "generate_gauge"
 start = "weak"
 seed = 5
+"""
 
+GOOD_BODY = WEAK_GAUGE + """
 [[stage]]
 name = "prop"
 kind = "propagator"
@@ -39,4 +42,13 @@ solver = { kind = "cg", tol = 1e-9 }
 [[stage]]
 name = "pion"
 kind = "meson"
+"""
+
+#: A clover propagator stage "prop" whose solver table is filled in with ``.format(solver=...)``.
+SOLVER_BODY = WEAK_GAUGE + """
+[[stage]]
+name = "prop"
+kind = "propagator"
+operator = {{ kind = "wilson_clover", kappa = 0.12, csw = 1.0 }}
+solver = {solver}
 """

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import hpcmix, write_deck
+from cli_helpers import SOLVER_BODY, hpcmix, write_deck
 from hpcmix.deck import Deck
 from hpcmix.errors import DeckError
 from hpcmix.fields import GaugeField
@@ -21,23 +21,7 @@ from mpi_helpers import ROOT
 PLUGIN_DIR = ROOT / "plugins" / "hpcmix-lowfloat"
 TOL = 1e-9
 
-BODY = """
-[lattice]
-dims = [4, 4, 4, 4]
-
-[[stage]]
-name = "gauge"
-kind = "generate_gauge"
-start = "weak"
-seed = 5
-
-[[stage]]
-name = "prop"
-kind = "propagator"
-operator = {{ kind = "wilson_clover", kappa = 0.12, csw = 1.0 }}
-solver = {solver}
-save_solution = true
-"""
+BODY = SOLVER_BODY + "save_solution = true\n"
 
 BAD = {
     "unknown_sloppy": ('{ kind = "cg", sloppy = "halff" }', "solver.sloppy",

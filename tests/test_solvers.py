@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cli_helpers import write_deck
+from cli_helpers import SOLVER_BODY, write_deck
 from hpcmix.deck import Deck
 from hpcmix.errors import DeckError
 from hpcmix.operators.base import LinearOperator
@@ -84,22 +84,7 @@ def test_mixed_bicgstab_genuine_breakdown_falls_back_then_stops():
 
 
 # ---- deck keys ---------------------------------------------------------------------------------
-BODY = """
-[lattice]
-dims = [4, 4, 4, 4]
-
-[[stage]]
-name = "gauge"
-kind = "generate_gauge"
-start = "weak"
-seed = 5
-
-[[stage]]
-name = "prop"
-kind = "propagator"
-operator = {{ kind = "wilson_clover", kappa = 0.12, csw = 1.0 }}
-solver = {solver}
-"""
+BODY = SOLVER_BODY
 
 
 def load_solver(tmp_path, solver):
