@@ -32,6 +32,9 @@ def test_output_problems(tmp_path):
     assert "exists; refusing to overwrite it" in output_problem(str(tmp_path / "old.h5"), overwrite=False)
     assert output_problem(str(tmp_path / "old.h5"), overwrite=True) is None
     assert output_problem(str(tmp_path / "new.h5"), overwrite=False) is None
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(HpcmixError, match=r"output .*file/out\.h5: cannot create the results file there"):
+        ResultsFile(tmp_path / "file" / "out.h5").open()
 
 
 def test_failed_runs_never_replace_an_earlier_partial_file(tmp_path):

@@ -75,8 +75,12 @@ class ResultsFile:
         if problem:
             raise HpcmixError(problem)
         self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.h5 = h5py.File(self.tmp, "w")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.h5 = h5py.File(self.tmp, "w")
+        except OSError as exc:
+            raise HpcmixError(f"output {self.path}: cannot create the results file there "
+                              f"({getattr(exc, 'strerror', None) or exc})") from None
         write_attrs(self.h5, metadata)
         return self
 
