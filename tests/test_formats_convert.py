@@ -134,6 +134,7 @@ def test_precision_double_widens_single_links(registry, shared_data, tmp_path):
         assert np.array_equal(double["gauge/U"][...], gauge.U)
 
 
+@pytest.mark.filterwarnings("ignore:.*verify = false. loading anyway")    # the per-check warning; the summary is asserted
 def test_no_verify_records_the_failed_checks(registry, shared_data, tmp_path):
     bad = tmp_path / "bad.milc"
     data = bytearray((shared_data / "gauge" / "milc" / "lat.sample.l4444").read_bytes())
