@@ -29,7 +29,7 @@ def cmd_run(args):
     from .deck import Deck
     from .pipeline import run_deck
 
-    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite, comm=MPI.COMM_WORLD)
     deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
     run_deck(deck, overwrite=args.overwrite)
     return 0
@@ -38,7 +38,7 @@ def cmd_run(args):
 def cmd_check(args):
     from .deck import Deck
 
-    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite)
+    deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite, comm=MPI.COMM_WORLD)
     deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
     lat = f"lattice {deck.dims}, process grid {deck.grid}" if deck.dims else "no lattice"
     _print0(f"{args.deck}: OK ({lat}, {len(deck.stages)} stages: "
@@ -51,7 +51,7 @@ def cmd_plugins(args):
     from .params import describe
     from .registry import get_registry
 
-    registry = get_registry(tuple(args.plugin or ()))
+    registry = get_registry(tuple(args.plugin or ()), comm=MPI.COMM_WORLD)
     registry.check_same_on_every_rank(MPI.COMM_WORLD)
     for kind in KINDS:
         _print0(f"{kind}:")
@@ -68,7 +68,7 @@ def cmd_info(args):
     from .pipeline import versions
     from .registry import get_registry
 
-    registry = get_registry()
+    registry = get_registry(comm=MPI.COMM_WORLD)
     comm = MPI.COMM_WORLD
     v = versions()
     _print0(f"hpcmix {__version__} (python {v['python']}, numpy {v['numpy']}, h5py {v['h5py']})")
@@ -87,7 +87,7 @@ def cmd_convert(args):
     from .io.convert import convert
     from .registry import get_registry
 
-    convert(get_registry(), args.input, args.output, src_format=args.src_format, dst_format=args.dst_format,
+    convert(get_registry(comm=MPI.COMM_WORLD), args.input, args.output, src_format=args.src_format, dst_format=args.dst_format,
             verify=not args.no_verify, overwrite=args.overwrite, precision=args.precision)
     _print0(f"wrote {args.output}")
     return 0

@@ -16,7 +16,7 @@ from .comm.grid import auto_grid, check_grid
 from .errors import DeckError, FormatError, HpcmixError
 from .io.results import output_problem
 from .params import ListOf, Param, Validator
-from .registry import get_registry
+from .registry import PluginError, get_registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,7 +54,7 @@ class Deck:
         self.stages, self.registry, self.grid = stages, registry, grid
 
     @classmethod
-    def load(cls, path, *, nranks=1, overwrite=False):
+    def load(cls, path, *, nranks=1, overwrite=False, comm=None):
         path = Path(path)
         file = str(path)
         try:
@@ -70,8 +70,10 @@ class Deck:
             raise DeckError("unknown section; a deck has [run], [lattice] and [[stage]]", file=file, key=unknown[0])
         plugin_modules = raw.get("run", {}).get("plugins", []) if isinstance(raw.get("run"), dict) else []
         try:
-            registry = get_registry(tuple(plugin_modules) if isinstance(plugin_modules, list) else ())
-        except HpcmixError as exc:
+            registry = get_registry(tuple(plugin_modules) if isinstance(plugin_modules, list) else (), comm=comm)
+        except PluginError as exc:
+            if not exc.from_deck:
+                raise               # an installed plugin's fault, not the deck's
             raise DeckError(str(exc), file=file, stage="run", key="plugins") from None
         v = Validator(registry, file=file, base_dir=path.parent)
         run = v.table(RUN_PARAMS, raw.get("run", {}), stage="run")

@@ -6,6 +6,7 @@ registering the same name for the same kind is an error, never a silent override
 """
 
 import importlib
+import importlib.metadata
 
 import pluggy
 
@@ -48,10 +49,12 @@ class Registry:
                 for obj in impl.function() or ():
                     name = getattr(obj, "name", None)
                     if not name:
-                        raise HpcmixError(f"plugin {origin}: a registered {kind[:-1]} has no 'name'")
+                        raise PluginError(f"plugin {origin}: a registered {kind[:-1]} has no 'name'",
+                                          from_deck=origin.startswith("module "))
                     if name in self._entries[kind]:
                         first = self._entries[kind][name].origin
-                        raise HpcmixError(f"{kind[:-1]} '{name}' is registered twice: by {first} and by {origin}")
+                        raise PluginError(f"{kind[:-1]} '{name}' is registered twice: by {first} and by {origin}",
+                                          from_deck=origin.startswith("module "))
                     self._entries[kind][name] = Entry(kind, name, obj, origin)
 
     def names(self, kind):
@@ -93,29 +96,76 @@ def _origin_of(plugin_name):
     return f"module {plugin_name}"
 
 
+class PluginError(HpcmixError):
+    """A plugin that cannot be loaded or registered; ``from_deck`` where it is a deck-named module."""
+
+    exit_code = 2
+
+    def __init__(self, message, *, from_deck=False, collective=False):
+        super().__init__(message, collective=collective)
+        self.from_deck = from_deck
+
+
+def _load_entry_points(pm):
+    """Import every ``hpcmix`` entry point first, so a failing one is named, then let pluggy register
+    them (keeping their distribution for the origin)."""
+    for ep in importlib.metadata.entry_points(group="hpcmix"):
+        try:
+            ep.load()
+        except Exception as exc:
+            dist = f" of {ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) else ""
+            raise PluginError(f"cannot load plugin '{ep.name}' (entry point {ep.value}{dist}): "
+                              f"{type(exc).__name__}: {exc}") from None
+    pm.load_setuptools_entrypoints("hpcmix")
+
+
 def make_plugin_manager(extra_modules=(), entry_points=True):
+    """Built-ins, then entry points, then ``extra_modules``; every hook implementation must match a hook
+    spec (a misspelt hook name is an error, as in pytest)."""
     pm = pluggy.PluginManager("hpcmix")
     pm.add_hookspecs(hookspecs)
     for mod in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(mod), name=mod)
     if entry_points:
-        pm.load_setuptools_entrypoints("hpcmix")
+        _load_entry_points(pm)
     for mod in extra_modules:
         try:
             module = importlib.import_module(mod)
-        except ImportError as exc:
-            raise HpcmixError(f"cannot import plugin module '{mod}': {exc}", collective=True) from None
+        except Exception as exc:
+            raise PluginError(f"cannot import plugin module '{mod}': {type(exc).__name__}: {exc}",
+                              from_deck=True) from None
         if pm.get_plugin(mod) is None and not pm.is_registered(module):
             pm.register(module, name=mod)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin.__name__ if hasattr(exc.plugin, '__name__') else exc.plugin}: "
+                          f"{exc} (the hooks are: {', '.join(KINDS)})", from_deck=True) from None
     return pm
 
 
 _cache = {}
 
 
-def get_registry(extra_modules=()):
-    """The registry with built-ins, entry-point plugins and ``extra_modules`` (cached per set)."""
+def get_registry(extra_modules=(), comm=None):
+    """The registry with built-ins, entry-point plugins and ``extra_modules`` (cached per set). With
+    ``comm`` (collective) every rank learns whether any rank failed to build it, and raises the same
+    PluginError: a module importable on some nodes only must not leave ranks waiting."""
     key = tuple(extra_modules)
-    if key not in _cache:
+    if key in _cache:
+        return _cache[key]
+    error = None
+    try:
         _cache[key] = Registry(make_plugin_manager(key))
+    except HpcmixError as exc:
+        error = exc
+    outcomes = comm.allgather(None if error is None else (str(error), getattr(error, "from_deck", False))) \
+        if comm is not None and comm.size > 1 else [None if error is None else (str(error),
+                                                                                getattr(error, "from_deck", False))]
+    failed = [(rank, outcome) for rank, outcome in enumerate(outcomes) if outcome is not None]
+    if failed:
+        rank, (message, from_deck) = failed[0]
+        where = f" (on rank {rank} of {len(outcomes)})" if len(outcomes) > 1 else ""
+        _cache.pop(key, None)
+        raise PluginError(message + where, from_deck=from_deck, collective=True)
     return _cache[key]

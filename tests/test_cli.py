@@ -157,3 +157,26 @@ def test_a_run_time_error_names_the_deck_and_the_stage(tmp_path):
     assert result.stderr.count("hpcmix: error:") == 1 and "Traceback" not in result.stderr
     assert f"{deck}: stage 'prop' (propagator): 12 of 12 solves did not converge" in result.stderr
     assert not (tmp_path / "out.h5").exists() and (tmp_path / "out.partial.h5").exists()
+
+
+@pytest.mark.parametrize("module, message", [
+    ("boom_on_import", "cannot import plugin module 'boom_on_import': RuntimeError: boom on import"),
+    ("misspelt_hook", "unknown hook 'solverz'")])
+def test_a_broken_plugin_module_is_one_clear_error(tmp_path, module, message):
+    deck = write_deck(tmp_path / "plug.toml", f'plugins = ["{module}"]\n' + GOOD_BODY)
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "deck_plugins"), os.environ.get("PYTHONPATH", "")])}
+    for result in (hpcmix("check", deck, cwd=tmp_path, env=env), hpcmix_mpi(2, "check", deck, cwd=tmp_path, env=env)):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.count("hpcmix: error:") == 1 and "key 'plugins'" in result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_plugin_importable_on_one_rank_only_ends_the_job_cleanly(tmp_path):
+    """Rank 1 finds the module, rank 0 does not: both learn it (no rank left waiting), one line, exit 2."""
+    deck = write_deck(tmp_path / "half.toml", 'plugins = ["rank_failure"]\n' + GOOD_BODY)
+    path = f"PYTHONPATH={ROOT / 'tests' / 'deck_plugins'}"
+    command = [sys.executable, "-m", "hpcmix", "check", str(deck)]
+    result = run_mpi(1, command + [":", "-n", "1", "env", path] + command, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("hpcmix: error:") == 1
+    assert "cannot import plugin module 'rank_failure'" in result.stderr and "(on rank 0 of 2)" in result.stderr
