@@ -71,6 +71,7 @@ def check_solutions(path, stages):
             report = f[f"{stage}/solves/0"].attrs
             assert report["sloppy"] == sloppy and report["converged"]
             assert report["reliable_updates"] > 0 and sloppy in json.loads(report["timings"])
+            assert json.loads(report["fallbacks"]) == []      # JSON text, empty or not
 
 
 def test_mixed_propagator_run(tmp_path):

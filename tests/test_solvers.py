@@ -94,6 +94,9 @@ def load_solver(tmp_path, solver):
 
 
 BAD = {
+    "mr_precision": ('{ kind = "mr", precision = "half" }', "solver.precision",
+                     ["solver 'mr' works in its operator's precision", "precision_preconditioner"]),
+    "mr_bogus": ('{ kind = "mr", precision = "bogus" }', "solver.precision", ["operator's precision"]),
     "tol_negative": ('{ kind = "bicgstab", tol = -1.0 }', "solver.tol", ["finite number > 0", "-1.0"]),
     "tol_zero": ('{ kind = "cg", tol = 0.0 }', "solver.tol", ["finite number > 0"]),
     "tol_nan": ('{ kind = "gcr", tol = nan }', "solver.tol", ["finite number > 0", "nan"]),
@@ -153,3 +156,18 @@ def test_gcr_preconditioner_in_the_deck(tmp_path, preconditioner, expected):
 def test_gcr_rejects_a_string_preconditioner():
     with pytest.raises(TypeError, match="preconditioner must be a solver or None"):
         GCR(preconditioner="nonee")
+
+
+def test_a_plain_solver_reports_its_operators_precision():
+    """MR has no precision of its own: on an operator stored in half it reports half (as a GCR
+    preconditioner with precision_preconditioner = half runs it)."""
+    from hpcmix.operators.wilson import WilsonDirac
+    from hpcmix.precision import HALF
+    from hpcmix.solvers.mr import MR
+    from lattice_helpers import random_spinor, weak_gauge
+    gauge = weak_gauge()
+    dirac = WilsonDirac(gauge, 0.2)
+    b = random_spinor(gauge.lattice, 1)
+    res = MR(tol=1e-2, maxiter=50)(dirac.operator(HALF)).solve(b)
+    assert res.precision == res.sloppy == "half" and set(res.timings) == {"half"}
+    assert MR(tol=1e-2)(dirac.operator()).solve(b).precision == "double"

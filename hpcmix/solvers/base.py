@@ -8,6 +8,7 @@ Convergence is judged only on the true residual |b - A x| / |b| recomputed in fl
 """
 
 import math
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,9 +53,12 @@ class SolveResult:
         return self
 
     def report(self):
-        """The record as plain values (for HDF5 attributes and logs), without the solution."""
+        """The record as plain values (for HDF5 attributes and logs), without the solution;
+        ``fallbacks`` (a list of tables) and ``timings`` as JSON text, whatever they hold."""
         out = {k: v for k, v in self.__dict__.items() if k not in ("x", "history")}
         out["gflops"] = self.flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
+        out["fallbacks"] = json.dumps(self.fallbacks)
+        out["timings"] = json.dumps(self.timings)
         return out
 
 
@@ -99,6 +103,22 @@ class Solver:
         for k, v in extra.items():
             setattr(self, k, v)
 
+    @classmethod
+    def validate_config(cls, cfg, registry):
+        """A solver without mixed precision works in its operator's precision, so ``precision`` may
+        only keep its default; the mixed-precision solvers (cg, bicgstab, gcr, defect_correction)
+        override this."""
+        if cfg["precision"] != "double":
+            return ("precision", f"solver '{cls.name}' works in its operator's precision; 'precision' is a key of "
+                    "the mixed-precision solvers (nest it as a gcr preconditioner with precision_preconditioner "
+                    "to run it in another precision)")
+        return None
+
+    def new_report(self, op):
+        """An empty :class:`SolveResult` for a solve in ``op``'s precision (as the operator says)."""
+        precision = getattr(getattr(op, "precision", None), "name", self.precision)
+        return SolveResult(x=None, solver=self.name, precision=precision, sloppy=precision)
+
     def __call__(self, op):
         return InverseOperator(self, op)
 
@@ -127,5 +147,5 @@ class Solver:
         result.reason = "converged (true residual)" if result.converged else reason
         result.flops += (applications + 1) * op.flops
         result.seconds = time.perf_counter() - t0
-        result.timings.setdefault(self.precision, result.seconds)
+        result.timings.setdefault(result.precision, result.seconds)
         return result

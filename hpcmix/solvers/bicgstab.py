@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from . import reliable_bicgstab
-from .base import SolveResult, Solver
+from .base import Solver
 from .mixed import MIXED_PARAMS, MixedPrecision
 
 
@@ -27,7 +27,7 @@ class BiCGstab(MixedPrecision, Solver):
         if self.is_mixed(op):
             return reliable_bicgstab.solve(self, op, b, x0)
         t0 = time.perf_counter()
-        result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
+        result = self.new_report(op)
         x, r, bnorm = self.start(op, b, x0)
         applications = 0 if x0 is None else 1
         reason = f"reached maxiter = {self.maxiter}"

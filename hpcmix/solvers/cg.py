@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import reliable_cg
-from .base import SolveResult, Solver
+from .base import Solver
 from .mixed import MIXED_PARAMS, MixedPrecision
 
 
@@ -30,7 +30,7 @@ class CG(MixedPrecision, Solver):
         if self.is_mixed(op):
             return reliable_cg.solve(self, op, b, x0)
         t0 = time.perf_counter()
-        result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
+        result = self.new_report(op)
         bnorm = np.sqrt(op.space.norm2(b))
         if bnorm == 0:
             return self.finish(op, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")

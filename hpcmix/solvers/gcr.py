@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DeckError
 from ..params import Param, Validator
 from . import mixed_gcr
-from .base import SolveResult, Solver
+from .base import Solver
 from .mixed import MIXED_PARAMS, MixedPrecision
 
 
@@ -74,7 +74,7 @@ class GCR(MixedPrecision, Solver):
         if self.is_mixed(op):
             return mixed_gcr.solve(self, op, b, x0)
         t0 = time.perf_counter()
-        result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
+        result = self.new_report(op)
         sp = op.space
         x, r, bnorm = self.start(op, b, x0)
         applications = 0 if x0 is None else 1

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..params import Param
-from .base import SolveResult, Solver
+from .base import Solver
 
 
 class MR(Solver):
@@ -20,7 +20,7 @@ class MR(Solver):
 
     def solve(self, op, b, x0=None):
         t0 = time.perf_counter()
-        result = SolveResult(x=None, solver=self.name, precision=self.precision, sloppy=self.precision)
+        result = self.new_report(op)
         sp = op.space
         x, r, bnorm = self.start(op, b, x0)
         applications = 0 if x0 is None else 1
