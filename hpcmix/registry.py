@@ -159,9 +159,8 @@ def get_registry(extra_modules=(), comm=None):
         _cache[key] = Registry(make_plugin_manager(key))
     except HpcmixError as exc:
         error = exc
-    outcomes = comm.allgather(None if error is None else (str(error), getattr(error, "from_deck", False))) \
-        if comm is not None and comm.size > 1 else [None if error is None else (str(error),
-                                                                                getattr(error, "from_deck", False))]
+    outcome = None if error is None else (str(error), getattr(error, "from_deck", False))
+    outcomes = comm.allgather(outcome) if comm is not None and comm.size > 1 else [outcome]
     failed = [(rank, outcome) for rank, outcome in enumerate(outcomes) if outcome is not None]
     if failed:
         rank, (message, from_deck) = failed[0]

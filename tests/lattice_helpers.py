@@ -7,11 +7,15 @@ from hpcmix.fields.su3 import random_su3
 from hpcmix.lattice import Lattice
 
 
+def global_random(shape, seed):
+    """A complex Gaussian array of ``shape`` (real parts drawn first, then imaginary parts)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
 def random_spinor(lattice, seed=0, shape=(4, 3)):
     """A complex Gaussian field, the same for every process grid (drawn globally, then scattered)."""
-    rng = np.random.default_rng(seed)
-    full = rng.standard_normal(lattice.global_shape + shape) + 1j * rng.standard_normal(lattice.global_shape + shape)
-    return lattice.scatter(full)
+    return lattice.scatter(global_random(lattice.global_shape + shape, seed))
 
 
 def random_gauge_transform(lattice, seed=7):

@@ -15,6 +15,8 @@ from hpcmix.precision import HALF, QUARTER
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.cg import CG
 
+from lattice_helpers import global_random
+
 DIMS = [4, 4, 4, 8]
 #: Grids that split every direction somewhere (local extents of 2 in z and t with 4 ranks).
 GRIDS = {2: [[1, 1, 1, 2], [2, 1, 1, 1]], 4: [[1, 1, 2, 2], [2, 2, 1, 1]]}
@@ -23,11 +25,6 @@ TOL = 1e-10
 
 def grids():
     return GRIDS.get(MPI.COMM_WORLD.size, [])
-
-
-def global_random(shape, seed):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
 def clover(lattice):

@@ -14,6 +14,8 @@ from hpcmix.solvers.cg import CG
 from hpcmix.stages.meson import pion_correlator
 from hpcmix.stages.propagator import Propagator
 
+from lattice_helpers import global_random
+
 DIMS = [4, 4, 4, 8]
 #: The grids of the issue (1x1x1x2 on 2 ranks, 1x1x2x2 on 4) and others that split x and y.
 GRIDS = {2: [[1, 1, 1, 2], [2, 1, 1, 1]], 4: [[1, 1, 2, 2], [2, 2, 1, 1], [1, 1, 1, 4]]}
@@ -25,11 +27,6 @@ def grids():
 
 def pair(grid):
     return Lattice(DIMS, grid), Lattice(DIMS, comm=MPI.COMM_SELF)
-
-
-def global_random(shape, seed):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
 @pytest.mark.mpi(min_size=2)

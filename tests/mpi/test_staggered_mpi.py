@@ -13,17 +13,14 @@ from hpcmix.operators.staggered import StaggeredDirac
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.cg import CG
 
+from lattice_helpers import global_random
+
 DIMS = [4, 4, 4, 8]
 GRIDS = {2: [[1, 1, 1, 2], [2, 1, 1, 1]], 4: [[1, 1, 2, 2], [2, 2, 1, 1], [1, 1, 1, 4]]}
 
 
 def grids():
     return GRIDS.get(MPI.COMM_WORLD.size, [])
-
-
-def global_random(shape, seed):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
 def asqtad(lattice):
