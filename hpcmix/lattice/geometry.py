@@ -7,6 +7,7 @@ array axis ``3 - mu``. Site parity is (x + y + z + t) mod 2 on global coordinate
 import numpy as np
 
 from ..comm import ProcessGrid
+from ..precision import IEEEPrecision
 
 
 class Lattice:
@@ -90,3 +91,46 @@ class Lattice:
 
     def zeros(self, inner_shape, dtype=np.complex128):
         return np.zeros(self.shape + tuple(inner_shape), dtype=dtype)
+
+    # ---- BLAS-1 on fields (the numpy reference; a backend may replace them with fused kernels) ---
+    # Solvers do every vector update through these, so that the arithmetic of a step is one named
+    # operation. Each keeps numpy's rules for the result's type (y's dtype for the in-place ones).
+    def zeros_like(self, x, dtype=None):
+        """A zero field shaped like ``x`` (``dtype``, default ``x``'s)."""
+        return np.zeros_like(x, dtype=dtype)
+
+    def copy(self, x, dtype=None):
+        """A copy of ``x`` (as ``dtype``, default ``x``'s)."""
+        return np.array(x, dtype=dtype)
+
+    def convert(self, x, precision, dtype=None):
+        """A new array holding ``x`` as stored in ``precision`` (a cast for IEEE formats, whose storage
+        type is their compute type; decode(encode(x)) otherwise), of ``precision``'s compute dtype or
+        ``dtype``. The same rounding as :func:`hpcmix.operators.precision_view.store`."""
+        if isinstance(precision, IEEEPrecision):
+            out = np.array(x, dtype=precision.compute_dtype)
+        else:
+            out = precision.round(x, 4)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def axpy(self, a, x, y):
+        """y += a x in place (a real or complex); returns y."""
+        y += a * x
+        return y
+
+    caxpy = axpy   # the complex-scalar form (one kernel in numpy; a fused backend may split them)
+
+    def xpay(self, x, a, y):
+        """y = x + a y in place; returns y."""
+        np.multiply(a, y, out=y)   # a y, not y a: the same rounding as x + a * y where the product fuses
+        y += x
+        return y
+
+    def axpbypz(self, a, x, b, y, z):
+        """z += a x + b y in place (BiCGstab's solution update, QUDA's caxpbypz); returns z."""
+        z += a * x + b * y
+        return z
+
+    def axpy_norm2(self, a, x, y):
+        """y += a x in place; returns the global |y|^2 (float64)."""
+        return self.norm2(self.axpy(a, x, y))
