@@ -78,6 +78,12 @@ class InverseOperator:
         return self.solve(b).x
 
 
+def residual(op, b, x):
+    """A new field b - A x (in the wider of b's and A x's type), by the operator space's BLAS-1."""
+    ax = op(x)
+    return op.space.axpy(-1.0, ax, op.space.copy(b, np.result_type(b, ax)))
+
+
 def check_tol(tol):
     """A target relative residual must be a finite number above 0 (a solve cannot reach 0)."""
     return None if math.isfinite(tol) and tol > 0 else f"must be a finite number > 0, got {tol!r}"
@@ -129,13 +135,14 @@ class Solver:
     @staticmethod
     def start(op, b, x0):
         """(x, r, |b|) with r = b - A x computed in float64."""
-        x = np.zeros_like(b) if x0 is None else x0.copy()
-        r = b - op(x) if x0 is not None else b.copy()
-        return x, r, np.sqrt(op.space.norm2(b))
+        sp = op.space
+        x = sp.zeros_like(b) if x0 is None else sp.copy(x0)
+        r = residual(op, b, x) if x0 is not None else sp.copy(b)
+        return x, r, np.sqrt(sp.norm2(b))
 
     @staticmethod
     def true_residual(op, b, x, bnorm):
-        r = b - op(x)
+        r = residual(op, b, x)
         return r, (np.sqrt(op.space.norm2(r)) / bnorm if bnorm > 0 else 0.0)
 
     def finish(self, op, b, x, bnorm, result, t0, applications, reason):

@@ -1,84 +1,114 @@
-"""BiCGstab (van der Vorst) for non-Hermitian A x = b, restarted from the true residual whenever the
-iterated residual claims convergence that the true residual does not confirm.
+"""BiCGstab (van der Vorst) for non-Hermitian A x = b with reliable updates (QUDA's
+inv_bicgstab_quda.cpp): one loop for every precision.
 
-A breakdown of the recurrence (rho = <r0, r> = 0, or <r0, v> = 0 for v = A p) restarts it from the
-true residual with a new shadow residual r0 = r (a point source as b gives <r0, r> = 0 exactly after
-one step of the Wilson operator). It is a genuine breakdown, and the solve stops, only when the
-restarted recurrence breaks down before completing an iteration: a further restart would start
-from the same state.
+The residual r, the shadow residual r0, p, v = A p and t = A s are stored in the ``sloppy``
+precision and A is the sloppy operator; the partial solution x is accumulated in double, the
+solution y in the outer precision. Uniform precision is the case sloppy = precision, where the
+sloppy operator is the outer one and a reliable update is a cheap recomputation of the true residual.
+One iteration (van der Vorst):
 
-With mixed precisions it runs QUDA's reliable-update BiCGstab, :mod:`hpcmix.solvers.reliable_bicgstab`."""
+    v = A p,  alpha = rho / <r0, v>,  s = r - alpha v,  t = A s,  omega = <t, s> / |t|^2,
+    x += alpha p + omega s,  r = s - omega t,  rho' = <r0, r>,
+    p = r + (rho' / rho)(alpha / omega)(p - omega v).
 
-import time
+Reliable update when the iterated |r| has fallen by ``reliable_delta`` relative to the largest
+since the last update (:mod:`hpcmix.solvers.reliable`), or claims convergence: y += x, x = 0 and
+r = b - A y in the outer precision (the recurrence continues, as in QUDA). The solve ends when the
+true residual meets ``tol``. Where t = 0, omega = 0 (x += alpha p, r = s).
+
+A breakdown (rho' = <r0, r> = 0, or <r0, v> = 0) makes a reliable update and restarts the
+recurrence from the true residual with a new shadow residual r0 = r (counted in ``restarts``); a point
+source as b gives rho' = 0 exactly after one step of the Wilson operator. A breakdown before the
+restarted recurrence has completed an iteration is genuine (a further restart would start from the
+same state). Genuine breakdowns, and true-residual increases, mean the sloppy precision has stopped
+making progress: with ``fallback`` the solve continues in the next precision of the chain,
+restarting the recurrence from the true residual; otherwise, and at the end of the chain, it stops.
+"""
+
+import math
 
 import numpy as np
 
-from . import reliable_bicgstab
 from .base import Solver
-from .mixed import MIXED_PARAMS, MixedPrecision
+from .fallback import ResidualIncreases
+from .mixed_solve import MixedSolve, timed
+from .precisions import MIXED_PARAMS, MixedPrecision
+from .reliable import ReliableUpdates
 
 
 class BiCGstab(MixedPrecision, Solver):
     name = "bicgstab"
-    description = "stabilized bi-conjugate gradient; reliable updates when mixed"
+    description = "stabilized bi-conjugate gradient with reliable updates"
     params = dict(Solver.params, **MIXED_PARAMS)
 
     def solve(self, op, b, x0=None):
-        if self.is_mixed(op):
-            return reliable_bicgstab.solve(self, op, b, x0)
-        t0 = time.perf_counter()
-        result = self.new_report(op)
-        x, r, bnorm = self.start(op, b, x0)
-        applications = 0 if x0 is None else 1
+        ms = MixedSolve(self, op, b)
+        if ms.bnorm == 0:
+            return ms.zero_rhs()
+        P, result, sp, low, bnorm = ms.P, ms.result, ms.space, ms.low, ms.bnorm
+        y, r = ms.start(x0)
+        r2 = sp.norm2(r)
+        increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
+        stop = (self.tol * bnorm) ** 2
+        x = sp.zeros_like(b, np.complex128)
         reason = f"reached maxiter = {self.maxiter}"
-        if bnorm == 0:
-            return self.finish(op, b, x, 1.0, result, t0, applications, "zero right-hand side")
-        while result.iterations < self.maxiter:
-            started = result.iterations
-            breakdown, applied = self.recurrence(op, x, r, bnorm, result)
-            r, true_res = self.true_residual(op, b, x, bnorm)
-            applications += applied + 1
-            if true_res <= self.tol:
-                break
-            if breakdown and result.iterations == started:
-                reason = breakdown
-                break
-            result.restarts += 1
-        return self.finish(op, b, x, bnorm, result, t0, applications, reason)
-
-    def recurrence(self, op, x, r, bnorm, result):
-        """Iterate from residual r with shadow residual r0 = r, adding to x in place, until the iterated
-        |r| / |b| meets ``tol``, omega = 0, ``maxiter`` or a breakdown. Returns (the breakdown's
-        description or None, operator applications). One iteration:
-
-            v = A p,  alpha = rho / <r0, v>,  s = r - alpha v,  t = A s,  omega = <t, s> / |t|^2,
-            x += alpha p + omega s,  r = s - omega t,  rho' = <r0, r>,
-            p = r + (rho' / rho)(alpha / omega)(p - omega v)   (p = r at the start).
-        """
-        sp = op.space
-        r0, p = r.copy(), r.copy()
-        rho = sp.inner(r0, r)
-        applications = 0
-        while result.iterations < self.maxiter:
-            v = op(p)
-            applications += 1
-            r0v = sp.inner(r0, v)
-            if r0v == 0:
-                return "breakdown: <r0, v> = 0", applications
-            alpha = rho / r0v
-            s = r - alpha * v
-            t = op(s)
-            applications += 1
-            tt = sp.norm2(t)
-            omega = sp.inner(t, s) / tt if tt > 0 else 0.0
-            x += alpha * p + omega * s
-            r = s - omega * t
-            result.iterations += 1
-            result.history.append(float(np.sqrt(sp.norm2(r)) / bnorm))
-            if result.history[-1] <= self.tol or omega == 0:
-                break
-            rho, rho_old = sp.inner(r0, r), rho
-            if rho == 0:
-                return "breakdown: rho = 0", applications
-            p = r + (rho / rho_old) * (alpha / omega) * (p - omega * v)
-        return None, applications
+        converged = r2 <= stop
+        restart = True
+        while not converged and result.iterations < self.maxiter:
+            if restart:   # (re)start the recurrence from the true residual, with shadow residual r0 = r
+                trigger = ReliableUpdates(math.sqrt(r2), self.reliable_delta)
+                r_s = sp.convert(r, low.precision)
+                r0, p, rho = sp.copy(r_s), sp.copy(r_s), r2
+                started, restart = result.iterations, False
+            with timed(result, low.precision.name):
+                v = low.operator(p)
+                ms.counts["low"] += 1
+                r0v = sp.inner(r0, v)
+                breakdown = r0v == 0
+                if not breakdown:
+                    alpha = rho / r0v
+                    s = sp.convert(sp.caxpy(-alpha, v, sp.copy(r_s)), low.precision)
+                    t = low.operator(s)
+                    ms.counts["low"] += 1
+                    t2 = sp.norm2(t)
+                    omega = sp.inner(t, s) / t2 if t2 > 0 else 0.0
+                    sp.axpbypz(alpha, p, omega, s, x)
+                    r_s = sp.convert(sp.caxpy(-omega, t, s), low.precision)
+                    rho_old, rho = rho, sp.inner(r0, r_s)
+                    breakdown = rho == 0
+                    r2 = sp.norm2(r_s)
+                    result.iterations += 1
+                    result.history.append(math.sqrt(r2) / bnorm)
+                    update = trigger.evaluate(math.sqrt(r2), 0.0)
+                    if r2 <= stop:
+                        trigger.force()
+                        update = True
+            if breakdown or update:
+                if result.iterations > started:   # the recurrence has progressed since it (re)started
+                    with timed(result, P.outer.name):
+                        y = ms.fold(y, x)
+                        x[...] = 0
+                        r = ms.residual(y)
+                        r2 = sp.norm2(r)
+                        result.reliable_updates += 1
+                    converged = r2 <= stop
+                    if converged:
+                        break
+                    if breakdown:   # restart with a new shadow residual, the true residual
+                        result.restarts += 1
+                        restart = True
+                        continue
+                if breakdown or increases.record(trigger.increased(math.sqrt(r2))):
+                    why = (f"breakdown in precision '{low.precision.name}' right after a restart" if breakdown
+                           else increases.describe())
+                    if not low.escalate(result, why, increases):
+                        reason = f"stopped: {why}"
+                        break
+                    restart = True
+                    continue
+                trigger.replaced(math.sqrt(r2), 0.0)
+                r_s = sp.convert(r, low.precision)
+            with timed(result, low.precision.name):
+                beta = (rho / rho_old) * (alpha / omega) if omega != 0 else 0.0
+                p = sp.convert(sp.xpay(r_s, beta, sp.caxpy(-omega, v, p)), low.precision)
+        return ms.finish(y, reason, partial=x)

@@ -1,75 +1,142 @@
-"""Conjugate gradient.
+"""Conjugate gradient with reliable updates (QUDA's inv_cg_quda.cpp): one loop for every precision.
 
-On a Hermitian positive-definite A it solves A x = b directly. On any other operator it runs on
-the normal equations A^dag A x = A^dag b (CGNR, as QUDA's normop solve) while convergence is still
-judged on the true residual of the original system, |b - A x| / |b|: when the iterated normal
-residual is small but the true residual is not, the target is tightened and CG restarts from the
-true residual.
+On a Hermitian positive-definite A it iterates on A x = b; on any other operator on the normal
+equations A^dag A x = A^dag b (CGNR, as QUDA's normop solve), judging convergence, as every solver
+here, on the true residual |b - A x| / |b| of the original system.
 
-With mixed precisions (``sloppy`` differing from ``precision``, or an outer precision or reconstruct
-the operator does not already work in) it runs QUDA's reliable-update CG,
-:mod:`hpcmix.solvers.reliable_cg`.
+Vectors: the solution y and the true residual live in the outer precision (``precision``); the
+iterated residual r, the search direction p and A p are stored in the ``sloppy`` precision, and A p
+is applied by the sloppy operator (``op.at(sloppy, reconstruct_sloppy)``). The partial solution x
+(since the last update) is accumulated in double, QUDA's precise partial accumulator. Reductions
+are float64. Uniform precision is the case sloppy = precision: the sloppy operator is the outer one
+and a reliable update is a cheap recomputation of the true residual. One iteration:
+
+    alpha = |r|^2 / Re<p, A p>,  x += alpha p,  r -= alpha A p,
+    beta = Re<r, r - r_old> / |r_old|^2  (Polak-Ribiere; |r|^2 / |r_old|^2 where that is negative),
+    p = r + beta p.
+
+Reliable update (trigger: ``reliable_delta`` or van der Vorst-Ye, :mod:`hpcmix.solvers.reliable`;
+forced when the iterated residual meets the target): y += x, x = 0, r = b - A y recomputed with the
+outer operator (A^dag (b - A y) for CGNR), replacing the iterated residual; the search direction is
+re-projected against the new residual, p -= (Re<r, p> / |r|^2) r, and continued with
+beta = |r|^2 / |r_old|^2. The solve ends when the true residual |b - A y| / |b| <= ``tol``; where
+an update finds it above while the iterated normal residual met its target, the target is tightened.
+A true residual above the previous one at an updateX counts as an increase; past
+``max_res_increase`` consecutive or ``max_res_increase_total`` increases the sloppy precision has
+stopped making progress: with ``fallback`` the solve continues from the true residual in the next
+precision of the chain (recorded in ``fallbacks``), otherwise it stops (QUDA's behaviour), as it does
+on a breakdown <p, A p> <= 0 at the end of the chain. A solve that stops between updates folds the
+partial solution x into y.
 """
 
-import time
+import math
 
 import numpy as np
 
-from . import reliable_cg
 from .base import Solver
-from .mixed import MIXED_PARAMS, MixedPrecision
+from .fallback import ResidualIncreases
+from .mixed_solve import MixedSolve, timed
+from .precisions import MIXED_PARAMS, MixedPrecision
+from .reliable import ReliableUpdates
 
 
 class CG(MixedPrecision, Solver):
     name = "cg"
-    description = "conjugate gradient (normal equations for non-Hermitian operators); reliable updates when mixed"
+    description = "conjugate gradient (normal equations for non-Hermitian operators) with reliable updates"
     params = dict(Solver.params, **MIXED_PARAMS)
     alternative_reliable_supported = True
 
     def solve(self, op, b, x0=None):
-        if self.is_mixed(op):
-            return reliable_cg.solve(self, op, b, x0)
-        t0 = time.perf_counter()
-        result = self.new_report(op)
-        bnorm = np.sqrt(op.space.norm2(b))
-        if bnorm == 0:
-            return self.finish(op, b, np.zeros_like(b), 1.0, result, t0, 0, "zero right-hand side")
+        ms = MixedSolve(self, op, b)
+        if ms.bnorm == 0:
+            return ms.zero_rhs()
+        P, result, sp, high, low, bnorm, counts = ms.P, ms.result, ms.space, ms.high, ms.low, ms.bnorm, ms.counts
         normal = not op.hermitian
-        a = op.normal() if normal else op
-        x = np.zeros_like(b) if x0 is None else x0.copy()
-        target = self.tol  # on |rhs - a x| / |rhs| of the system CG iterates on
-        rhs_norm = np.sqrt(op.space.norm2(op.adjoint()(b))) if normal else bnorm
-        applications, reason = 1 if normal else 0, f"reached maxiter = {self.maxiter}"
-        breakdown = False
-        while result.iterations < self.maxiter and not breakdown:
-            r_true = b - op(x)
-            applications += 1
-            true_res = np.sqrt(op.space.norm2(r_true)) / bnorm
-            if true_res <= self.tol:
+        high_dag = high.adjoint()
+        per_apply = 2 if normal else 1
+
+        def true_residual(y):
+            """(r, |b - A y| / |b|): the residual CG iterates on, recomputed in the outer precision."""
+            s = ms.residual(y)
+            counts["high"] += per_apply - 1
+            return (high_dag(s) if normal else s), math.sqrt(sp.norm2(s)) / bnorm
+
+        with timed(result, P.outer.name):
+            rhs = high_dag(b) if normal else b              # the right-hand side CG iterates on
+            counts["high"] += 1 if normal else 0
+            rhs_norm = math.sqrt(sp.norm2(rhs))
+            y = ms.initial(x0)
+            r, true_res = (sp.copy(rhs), 1.0) if x0 is None else true_residual(y)
+            anorm = 0.0
+            if self.alternative_reliable:                   # |A| estimated as |A rhs| / |rhs| (as QUDA)
+                anorm = math.sqrt(sp.norm2((high.normal() if normal else high)(rhs))) / rhs_norm
+                counts["high"] += per_apply
+
+        def new_trigger(rnorm):
+            return ReliableUpdates(rnorm, self.reliable_delta, self.alternative_reliable,
+                                   u=low.precision.unit_roundoff, uhigh=P.outer.unit_roundoff, anorm=anorm)
+
+        target = self.tol
+        r2 = sp.norm2(r)
+        trigger = new_trigger(math.sqrt(r2))
+        increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
+        r_s = sp.convert(r, low.precision)
+        p = sp.copy(r_s)
+        x = sp.zeros_like(b, np.complex128)
+        reason = f"reached maxiter = {self.maxiter}"
+        converged = true_res <= self.tol
+        while not converged and result.iterations < self.maxiter:
+            with timed(result, low.precision.name):
+                a_low = low.operator.normal() if normal else low.operator
+                ap = a_low(p)
+                counts["low"] += per_apply
+                pap = sp.inner(p, ap).real
+                p2 = sp.norm2(p) if self.alternative_reliable else 0.0
+                if not pap > 0:
+                    update, breakdown = True, True
+                else:
+                    breakdown = False
+                    alpha = r2 / pap
+                    r_old = r_s
+                    r_s = sp.convert(sp.axpy(-alpha, ap, sp.copy(r_s)), low.precision)
+                    r2_old, r2 = r2, sp.norm2(r_s)
+                    sigma = r2 - sp.inner(r_s, r_old).real
+                    sp.axpy(alpha, p, x)
+                    result.iterations += 1
+                    result.history.append(math.sqrt(r2) / rhs_norm)
+                    update = trigger.evaluate(math.sqrt(r2), r2_old)
+                    if r2 <= (target * rhs_norm) ** 2:
+                        trigger.force()
+                        update = True
+                    if not update:
+                        p = sp.convert(sp.xpay(r_s, (sigma if sigma >= 0 else r2) / r2_old, p), low.precision)
+                        trigger.accumulate(alpha, p2)
+            if not update:
+                continue
+            with timed(result, P.outer.name):
+                y = ms.fold(y, x)
+                x[...] = 0
+                r, true_res = true_residual(y)
+                r2_iterated, r2 = r2, sp.norm2(r)
+                result.reliable_updates += 1
+            converged = true_res <= self.tol
+            if converged:
                 break
-            r = op.adjoint()(r_true) if normal else r_true
-            applications += 1 if normal else 0
-            if result.restarts:
-                target = min(target, self.tol * target / max(true_res, 1e-300) * 0.5)
-            stop2 = (target * rhs_norm) ** 2
-            p = r.copy()
-            rr = op.space.norm2(r)
-            while result.iterations < self.maxiter and rr > stop2:
-                ap = a(p)
-                applications += 2 if normal else 1
-                pap = op.space.inner(p, ap).real
-                if pap <= 0:
-                    reason = "breakdown: <p, A p> <= 0 (operator not positive definite?)"
-                    breakdown = True
+            if normal and r2_iterated <= (target * rhs_norm) ** 2:
+                target = min(target, math.sqrt(r2) / rhs_norm * self.tol / true_res * 0.5)
+            stalled = breakdown or increases.record(trigger.increased(math.sqrt(r2)))
+            if stalled:
+                why = (f"breakdown: <p, A p> <= 0 in precision '{low.precision.name}'" if breakdown
+                       else increases.describe())
+                if not low.escalate(result, why, increases):
+                    reason = f"stopped: {why}"
                     break
-                alpha = rr / pap
-                x += alpha * p
-                r -= alpha * ap
-                rr_new = op.space.norm2(r)
-                result.iterations += 1
-                result.history.append(float(np.sqrt(rr_new) / rhs_norm))
-                p = r + (rr_new / rr) * p
-                rr = rr_new
-            result.restarts += 1
-        result.restarts = max(result.restarts - 1, 0)
-        return self.finish(op, b, x, bnorm, result, t0, applications, reason)
+                trigger = new_trigger(math.sqrt(r2))
+                r_s = sp.convert(r, low.precision)
+                p = sp.copy(r_s)
+                continue
+            trigger.replaced(math.sqrt(r2), math.sqrt(sp.norm2(y)))
+            r_s = sp.convert(r, low.precision)
+            sp.axpy(-sp.inner(r_s, p).real / r2, r_s, p)
+            p = sp.convert(sp.xpay(r_s, r2 / r2_old, p), low.precision)
+        return ms.finish(y, reason, partial=x)

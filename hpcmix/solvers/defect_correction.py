@@ -18,11 +18,12 @@ higher precision (``fallback``) or stops. Of the mixed-precision keys, ``reliabl
 
 import math
 
-from ..operators.precision_view import store
 from ..params import Component, Param
 from .base import Solver
 from .cg import CG
-from .mixed import MIXED_PARAMS, MixedPrecision, MixedSolve, ResidualIncreases, confined, timed
+from .fallback import ResidualIncreases
+from .mixed_solve import MixedSolve, timed
+from .precisions import MIXED_PARAMS, MixedPrecision, confined
 
 
 class DefectCorrection(MixedPrecision, Solver):
@@ -53,7 +54,7 @@ class DefectCorrection(MixedPrecision, Solver):
                 inner = confined(self.inner, low.precision, low.operator.reconstruct)
                 inner.tol = max(self.inner_tol, 16 * low.precision.unit_roundoff)
                 inner.maxiter = self.maxiter - result.iterations
-                correction = inner.solve(low.operator, store(low.precision, s))
+                correction = inner.solve(low.operator, op.space.convert(s, low.precision))
             result.iterations += correction.iterations
             result.history.extend(correction.history)
             result.flops += correction.flops

@@ -1,26 +1,34 @@
-"""Restarted flexible GCR with an optional preconditioner (any operator, e.g. another solver).
+"""Restarted flexible GCR with an optional preconditioner (QUDA's inv_gcr_quda.cpp): one loop for
+every precision.
 
-Each step: z = K r (K the preconditioner, identity by default), q = A z, q is orthogonalized
-against the earlier q_i (modified Gram-Schmidt, same combination applied to z), then
-x += <q, r>/<q, q> z, r -= <q, r>/<q, q> q. After ``nkrylov`` steps (or a claimed convergence) the
-true residual is recomputed and the cycle restarts from it. ``iterations`` counts the GCR steps;
-the preconditioner's inner iterations are ``preconditioner_iterations``, its wall time
-``timings["preconditioner (<its precision>)"]``.
+The outer loop works in the outer precision (``precision``): the solution y and the true residual
+b - A y. Each cycle runs in the ``sloppy`` precision from the true residual, stored sloppy: z = K r
+(K the preconditioner, any solver, applied to ``op.at(precision_preconditioner, reconstruct_sloppy)``
+and working entirely in that precision; identity without one), q = A_sloppy z, q and z orthogonalized
+against the cycle's earlier q_i (modified Gram-Schmidt), then x += <q, r>/<q, q> z (x accumulated
+in double) and r -= <q, r>/<q, q> q. A cycle ends after ``nkrylov`` steps, when |r| has fallen by
+``reliable_delta`` since the cycle began (as QUDA's GCR; 0 turns it off), or when it claims
+convergence; then y += x and the true residual is recomputed in the outer precision (a reliable
+update) and the next cycle restarts from it. Uniform precision is the case sloppy = precision: the
+sloppy operator is the outer one. A true residual above the previous one counts as an increase; past
+``max_res_increase`` / ``max_res_increase_total`` the sloppy precision falls back (``fallback``) or
+the solve stops.
 
-With mixed precisions, or a ``precision_preconditioner`` other than ``precision``, the cycles run in
-the sloppy precision and the preconditioner in ``precision_preconditioner``
-(:mod:`hpcmix.solvers.mixed_gcr`).
+``iterations`` counts the GCR steps; the preconditioner's inner iterations are reported as
+``preconditioner_iterations`` and its wall time as ``timings["preconditioner (<its precision>)"]``,
+apart from the cycles' time.
 """
 
-import time
+import math
 
 import numpy as np
 
 from ..errors import DeckError
 from ..params import Param, Validator
-from . import mixed_gcr
 from .base import Solver
-from .mixed import MIXED_PARAMS, MixedPrecision
+from .fallback import ResidualIncreases
+from .mixed_solve import MixedSolve, timed
+from .precisions import MIXED_PARAMS, MixedPrecision, confined
 
 
 def validate_preconditioner(value, registry):
@@ -39,9 +47,26 @@ def validate_preconditioner(value, registry):
         return None, (exc.key, exc.reason)
 
 
+class Preconditioner:
+    """z = K r with K = ``solver`` applied to ``op`` (from zero), accounted in ``result``: K's inner
+    iterations added to ``preconditioner_iterations``, its flops to ``flops``, its wall time to
+    ``timings[key]`` with ``key`` = "preconditioner (<op's precision>)"."""
+
+    def __init__(self, solver, op, result):
+        self.inverse, self.result = solver(op), result
+        self.key = f"preconditioner ({op.precision.name})"
+
+    def __call__(self, r):
+        with timed(self.result, self.key):
+            inner = self.inverse.solve(r)
+        self.result.preconditioner_iterations += inner.iterations
+        self.result.flops += inner.flops
+        return inner.x
+
+
 class GCR(MixedPrecision, Solver):
     name = "gcr"
-    description = "restarted flexible generalized conjugate residual; sloppy cycles when mixed"
+    description = "restarted flexible generalized conjugate residual, cycles in the sloppy precision"
     params = dict(Solver.params, **MIXED_PARAMS,
                   nkrylov=Param(int, 16, "Krylov vectors kept before a restart"),
                   preconditioner=Param((dict, str), "none", "solver used as preconditioner (a table with kind, "
@@ -63,58 +88,68 @@ class GCR(MixedPrecision, Solver):
         cfg["preconditioner"], problem = validate_preconditioner(cfg["preconditioner"], registry)
         return problem
 
-    def is_mixed(self, op):
-        """Mixed where the precisions differ from the operator's, and also where only the
-        preconditioner's precision differs from the outer one: the preconditioner then runs on the
-        operator in ``precision_preconditioner``."""
-        p = self.precisions()
-        return super().is_mixed(op) or (self.preconditioner is not None and p.preconditioner is not p.outer)
-
     def solve(self, op, b, x0=None):
-        if self.is_mixed(op):
-            return mixed_gcr.solve(self, op, b, x0)
-        t0 = time.perf_counter()
-        result = self.new_report(op)
-        sp = op.space
-        x, r, bnorm = self.start(op, b, x0)
-        applications = 0 if x0 is None else 1
-        if bnorm == 0:
-            return self.finish(op, b, x, 1.0, result, t0, applications, "zero right-hand side")
+        ms = MixedSolve(self, op, b)
+        if ms.bnorm == 0:
+            return ms.zero_rhs()
+        P, result, sp, low, bnorm = ms.P, ms.result, ms.space, ms.low, ms.bnorm
         precondition = None
         if self.preconditioner is not None:
-            precondition = mixed_gcr.Preconditioner(self.preconditioner, op, result)
+            rc = P.reconstruct_for(P.preconditioner)
+            inner = confined(self.preconditioner, P.preconditioner, rc)
+            precondition = Preconditioner(inner, op.at(P.preconditioner, rc), result)
+        y, s = ms.start(x0)
+        res = math.sqrt(sp.norm2(s)) / bnorm
+        increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
         reason = f"reached maxiter = {self.maxiter}"
-        while result.iterations < self.maxiter:
-            zs, qs, qq = [], [], []
-            for _ in range(self.nkrylov):
-                z = precondition(r) if precondition is not None else r.copy()
-                q = op(z)
-                applications += 1
-                for zi, qi, qqi in zip(zs, qs, qq):
-                    beta = sp.inner(qi, q) / qqi
-                    q -= beta * qi
-                    z -= beta * zi
-                qnorm2 = sp.norm2(q)
-                if qnorm2 == 0:
-                    reason = "breakdown: A z = 0"
-                    break
-                alpha = sp.inner(q, r) / qnorm2
-                x += alpha * z
-                r -= alpha * q
-                zs.append(z)
-                qs.append(q)
-                qq.append(qnorm2)
-                result.iterations += 1
-                res = np.sqrt(sp.norm2(r)) / bnorm
-                result.history.append(float(res))
-                if res <= self.tol or result.iterations >= self.maxiter:
-                    break
-            r, true_res = self.true_residual(op, b, x, bnorm)
-            applications += 1
-            if true_res <= self.tol or reason.startswith("breakdown"):
+        while res > self.tol and result.iterations < self.maxiter:
+            x, breakdown = self.cycle(ms, s, precondition)
+            y, s, new = ms.correct(y, x)
+            result.reliable_updates += 1
+            if new <= self.tol:
+                res = new
                 break
             result.restarts += 1
-        result = self.finish(op, b, x, bnorm, result, t0, applications, reason)
-        if precondition is not None:   # the outer precision's time is the rest
-            result.timings[self.precision] -= result.timings.get(precondition.key, 0.0)
-        return result
+            if breakdown or increases.record(new > res):
+                why = f"breakdown: A z = 0 in precision '{low.precision.name}'" if breakdown else increases.describe()
+                if not low.escalate(result, why, increases):
+                    reason = f"stopped: {why}"
+                    break
+            res = new
+        return ms.finish(y, reason)
+
+    def cycle(self, ms, s, precondition):
+        """One sloppy GCR cycle from the true residual s (stored sloppy as r); returns (the correction x,
+        in double; whether it ended by a breakdown A z = 0)."""
+        result, sp, low, bnorm = ms.result, ms.space, ms.low, ms.bnorm
+        with timed(result, low.precision.name):
+            r = sp.convert(s, low.precision)
+            r_start = math.sqrt(sp.norm2(r))
+            x = sp.zeros_like(r, np.complex128)
+        zs, qs, qq = [], [], []
+        for _ in range(self.nkrylov):
+            z = sp.convert(precondition(r), low.precision) if precondition is not None else sp.copy(r)
+            with timed(result, low.precision.name):
+                q = low.operator(z)
+                ms.counts["low"] += 1
+                for zi, qi, qqi in zip(zs, qs, qq):
+                    beta = sp.inner(qi, q) / qqi
+                    sp.caxpy(-beta, qi, q)
+                    sp.caxpy(-beta, zi, z)
+                q, z = sp.convert(q, low.precision), sp.convert(z, low.precision)
+                q2 = sp.norm2(q)
+                if q2 == 0:
+                    return x, True
+                alpha = sp.inner(q, r) / q2
+                sp.caxpy(alpha, z, x)
+                r = sp.convert(sp.caxpy(-alpha, q, r), low.precision)
+                zs.append(z)
+                qs.append(q)
+                qq.append(q2)
+                result.iterations += 1
+                rnorm = math.sqrt(sp.norm2(r))
+                result.history.append(rnorm / bnorm)
+            if (rnorm <= self.tol * bnorm or rnorm < self.reliable_delta * r_start
+                    or result.iterations >= self.maxiter):
+                break
+        return x, False

@@ -27,7 +27,8 @@ class MR(Solver):
         if bnorm == 0:
             return self.finish(op, b, x, 1.0, result, t0, applications, "zero right-hand side")
         reason = f"reached maxiter = {self.maxiter}"
-        while result.iterations < self.maxiter:
+        converged = x0 is not None and np.sqrt(sp.norm2(r)) / bnorm <= self.tol   # the guess solves it
+        while not converged and result.iterations < self.maxiter:
             ar = op(r)
             applications += 1
             arar = sp.norm2(ar)
@@ -35,10 +36,9 @@ class MR(Solver):
                 reason = "breakdown: A r = 0"
                 break
             alpha = self.omega * sp.inner(ar, r) / arar
-            x += alpha * r
-            r -= alpha * ar
+            sp.caxpy(alpha, r, x)
+            res = np.sqrt(sp.axpy_norm2(-alpha, ar, r)) / bnorm
             result.iterations += 1
-            res = np.sqrt(sp.norm2(r)) / bnorm
             result.history.append(float(res))
             if res <= self.tol:
                 r, res = self.true_residual(op, b, x, bnorm)

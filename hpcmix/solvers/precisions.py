@@ -1,4 +1,4 @@
-"""QUDA's four precisions for a solver, their deck keys, and the fallback chain of a mixed solve.
+"""QUDA's four precisions for a solver: their deck keys, validation and resolution.
 
 Deck keys of the mixed-precision solvers (``cg``, ``bicgstab``, ``gcr``, ``defect_correction``),
 with QUDA's ``QudaInvertParam`` names:
@@ -22,31 +22,24 @@ key                        QUDA                             meaning
                                                             higher precision instead of stopping
 =========================  ===============================  ================================================
 
-A solve with ``sloppy == precision`` on an operator already in ``precision`` (and one reconstruct)
-is not mixed and runs the solver's plain algorithm. ``defect_correction`` has ``inner_tol`` instead of
+Uniform precision is the special case ``sloppy == precision`` (one reconstruct): the solver runs the
+same loop with the outer operator as its sloppy one, and a reliable update is then a cheap
+recomputation of the true residual (as in QUDA). ``defect_correction`` has ``inner_tol`` instead of
 ``reliable_delta`` and ``alternative_reliable``.
 
-Fallback chain: from the sloppy precision, each step goes to the least precise registered field
-precision at least twice as precise (unit roundoff at most half), ending at the outer precision:
-quarter -> half -> single -> double with the built-ins. The sloppy reconstruct is kept where the
-new precision can do it, else 18.
+Fallback chain (followed by :mod:`hpcmix.solvers.fallback`): from the sloppy precision, each step
+goes to the least precise registered field precision at least twice as precise (unit roundoff at
+most half), ending at the outer precision: quarter -> half -> single -> double with the built-ins.
+The sloppy reconstruct is kept where the new precision can do it, else 18.
 """
 
 import copy
-import math
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
-from mpi4py import MPI
-
-from ..errors import HpcmixError, SolverError
-from ..operators.precision_view import store
+from ..errors import HpcmixError
 from ..params import Param
 from ..precision import FieldPrecision, resolve
 from ..registry import get_registry
-from .base import SolveResult
 
 MIXED_PARAMS = {
     "sloppy": Param(str, "same", "precision of the inner iterations (QUDA cuda_prec_sloppy); 'same' = precision"),
@@ -176,11 +169,6 @@ class MixedPrecision:
             self._precisions = resolve_precisions(self.registry or get_registry(), self.__dict__)
         return self._precisions
 
-    def is_mixed(self, op):
-        """Whether solving with ``op`` needs the mixed-precision algorithm."""
-        p = self.precisions()
-        return not (p.sloppy is p.outer is op.precision and p.reconstruct_sloppy == p.reconstruct == op.reconstruct)
-
 
 def confined(solver, precision, reconstruct):
     """``solver`` for an inner solve (preconditioner, defect correction) on an operator stored in
@@ -193,142 +181,3 @@ def confined(solver, precision, reconstruct):
     inner.sloppy = inner.reconstruct_sloppy = "same"
     inner._precisions = None
     return inner
-
-
-class SloppyOperator:
-    """The sloppy operator of a mixed solve of ``op``, moving up the fallback chain on request."""
-
-    def __init__(self, op, precisions, fallback):
-        self.op, self.precisions, self.allowed = op, precisions, fallback
-        self.level = 0
-        self._set(precisions.sloppy, precisions.reconstruct_sloppy)
-
-    def _set(self, precision, reconstruct):
-        self.precision = precision
-        self.operator = self.op.at(precision, reconstruct)
-
-    def escalate(self, result, why, increases):
-        """The sloppy precision has stopped making progress (``why``): continue in the next precision
-        of the chain, recorded in ``result.fallbacks``, and reset the ``increases`` counts; False
-        (nothing changed) where the chain is exhausted or fallback is off."""
-        if not (self.allowed and self.level + 1 < len(self.precisions.chain)):
-            return False
-        self.level += 1
-        new = self.precisions.chain[self.level]
-        result.fallbacks.append({"from": self.precision.name, "to": new.name, "iteration": result.iterations,
-                                 "reason": why})
-        p = self.precisions
-        self._set(new, p.reconstruct if new is p.outer else p.reconstruct_for(new))
-        increases.reset()
-        return True
-
-
-class ResidualIncreases:
-    """QUDA's limits on true-residual increases at reliable updates: ``record(increased)`` counts an
-    increase (consecutive and in total; a decrease resets the consecutive count) and says whether
-    ``max_res_increase`` or ``max_res_increase_total`` is now exceeded."""
-
-    def __init__(self, consecutive, total):
-        self.limit, self.limit_total = consecutive, total
-        self.count = self.total = 0
-
-    def record(self, increased):
-        if not increased:
-            self.count = 0
-            return False
-        self.count += 1
-        self.total += 1
-        return self.count > self.limit or self.total > self.limit_total
-
-    def reset(self):
-        self.count = self.total = 0
-
-    def describe(self):
-        return (f"true residual increased at {self.count} consecutive reliable updates ({self.total} in total; "
-                f"max_res_increase = {self.limit}, max_res_increase_total = {self.limit_total})")
-
-
-@contextmanager
-def timed(result, name):
-    """Add the wall time of the block to ``result.timings[name]`` (seconds per precision)."""
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        result.timings[name] = result.timings.get(name, 0.0) + time.perf_counter() - t0
-
-
-def check_compression(op, high, P, tol, b):
-    """The outer operator is the one the solution must satisfy, so its link compression may not change
-    it by more than ``tol``: with delta = |A_c v - A v| / |A v| for a random v (A_c: links compressed
-    to ``P.reconstruct``, A: the same precision uncompressed), delta > tol is a SolverError. Links that
-    are SU(3) only to single precision (read from a single-precision file) give delta ~ 1e-8 in double."""
-    rng = np.random.default_rng([20261129, MPI.COMM_WORLD.rank])
-    v = rng.standard_normal(b.shape) + 1j * rng.standard_normal(b.shape)
-    exact = op.at(P.outer, 18)(v)
-    delta = math.sqrt(op.space.norm2(high(v) - exact) / op.space.norm2(exact))
-    if delta > tol:
-        raise SolverError(f"reconstruct = {P.reconstruct} changes the operator by {delta:.2g} (relative), more than "
-                          f"tol = {tol:g} allows: the links are not SU(3) to {P.outer.name} precision (e.g. read "
-                          f"from a single-precision file); reunitarize them on load (load_gauge reunitarize = "
-                          f"true) or use reconstruct = 18 (reconstruct_sloppy may stay compressed)",
-                          collective=True)
-
-
-class MixedSolve:
-    """What every mixed-precision solve of ``op x = b`` shares: the resolved precisions ``P``, the
-    report ``result``, the outer operator ``high`` (``op`` in ``P.outer`` with ``P.reconstruct``),
-    ``bnorm`` = |b| (float64), the :class:`SloppyOperator` ``low`` (None for b = 0, where nothing is
-    solved), and the counts of outer and sloppy operator applications that the flops come from."""
-
-    def __init__(self, solver, op, b, name=None):
-        self.t0 = time.perf_counter()
-        self.solver, self.b, self.space = solver, b, op.space
-        self.P = P = solver.precisions()
-        self.result = SolveResult(x=None, solver=name or solver.name, precision=P.outer.name, sloppy=P.sloppy.name)
-        self.high = op.at(P.outer, P.reconstruct)
-        self.bnorm = math.sqrt(self.space.norm2(b))
-        if self.bnorm and P.reconstruct != 18:
-            check_compression(op, self.high, P, solver.tol, b)
-        self.low = SloppyOperator(op, P, solver.fallback) if self.bnorm else None
-        self.counts = {"high": 0, "low": 0}
-
-    def initial(self, x0):
-        """The starting solution y in the outer precision (as complex128; 0 without ``x0``)."""
-        if x0 is None:
-            return np.zeros(self.b.shape, np.complex128)
-        return store(self.P.outer, x0).astype(np.complex128, copy=False)
-
-    def start(self, x0):
-        """(y, s): the starting solution and its residual s = b - A y in the outer precision."""
-        with timed(self.result, self.P.outer.name):
-            y = self.initial(x0)
-            if x0 is None:
-                s = self.b.astype(np.complex128)
-            else:
-                s = self.b - self.high(y)
-                self.counts["high"] += 1
-            return y, s
-
-    def correct(self, y, x):
-        """(y, s, |s| / |b|) for the corrected solution y + x stored in the outer precision and its
-        residual s = b - A y there: a restart of GCR or defect correction."""
-        with timed(self.result, self.P.outer.name):
-            y = store(self.P.outer, y + x).astype(np.complex128, copy=False)
-            s = self.b - self.high(y)
-            self.counts["high"] += 1
-            return y, s, math.sqrt(self.space.norm2(s)) / self.bnorm
-
-    def finish(self, y, reason, partial=None):
-        """The report of solution ``y`` (plus the ``partial`` solution accumulated since the last
-        reliable update, where a solve stops between updates): true residual in the outer precision,
-        flops, times."""
-        if partial is not None and np.any(partial):
-            y = store(self.P.outer, y + partial).astype(np.complex128, copy=False)
-        if self.low is not None:
-            self.result.flops += self.counts["low"] * self.low.operator.flops
-        return self.solver.finish(self.high, self.b, y, self.bnorm or 1.0, self.result, self.t0,
-                                  self.counts["high"], reason)
-
-    def zero_rhs(self):
-        return self.finish(np.zeros_like(self.b), "zero right-hand side")
