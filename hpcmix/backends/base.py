@@ -45,9 +45,18 @@ class Backend:
     def to_host(self, array):
         return array
 
-    def kernel(self, name, generic):
-        """The backend's kernel ``name`` if it has one, else the generic implementation."""
-        return self.kernels.get(name, generic)
+    def empty(self, shape, dtype):
+        """An uninitialized array of this backend."""
+        return self.xp.empty(shape, dtype)
+
+    def kernel(self, name):
+        """The backend's kernel ``name`` (a backend without its own falls back to the numpy reference,
+        :mod:`hpcmix.backends.reference`)."""
+        from .reference import KERNELS
+        fn = self.kernels.get(name) or KERNELS.get(name)
+        if fn is None:
+            raise KeyError(f"no kernel '{name}' on backend '{self.name}' nor in the reference")
+        return fn
 
 
 def load_backend(registry, name, local_rank=0):

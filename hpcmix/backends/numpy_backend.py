@@ -2,12 +2,14 @@
 
 import numpy as np
 
+from . import reference
 from .base import Backend
 
 
 class NumpyBackend(Backend):
     name = "numpy"
     description = "numpy reference (vectorized, CPU)"
+    kernels = reference.KERNELS
 
     @property
     def xp(self):
