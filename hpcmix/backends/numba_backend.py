@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from . import reference
 from .base import Backend, BackendUnavailable
+from .kernels import rowloop, wilson
 
 
 class NumbaBackend(Backend):
@@ -29,8 +29,8 @@ class NumbaBackend(Backend):
     def __init__(self, local_rank=0):
         super().__init__(local_rank)
         self.compile_seconds = 0.0
-        self._compiled = {}
-        self.kernels = dict(reference.KERNELS, wilson_hop=self.wilson_hop)
+        self._compiled, self._first_call = {}, set()
+        self.kernels = {"wilson_hop": self.wilson_hop}   # the rest: the numpy reference (Backend.kernel)
 
     @property
     def xp(self):
@@ -39,45 +39,33 @@ class NumbaBackend(Backend):
     def asarray(self, host_array):
         return np.asarray(host_array)
 
-    @property
-    def threads(self):
-        import numba
-        return numba.get_num_threads()
-
     # ---- compiled kernels ------------------------------------------------------------------------
-    def _hop_kernel(self, what, reconstruct, in_fixed, out_fixed, compute, xh):
-        from .kernels import rowloop
-        lanes = rowloop.chunk_lanes(xh)
-        key = (what, reconstruct, in_fixed, out_fixed, compute, lanes)
+    def _wilson_kernel(self, reconstruct, in_fixed, out_fixed, compute, xh):
+        """The generated Wilson hop for this storage kind, reconstruct, compute type and row length
+        (loaded once per process; numba compiles it on the first call or loads it from its cache)."""
+        key = (reconstruct, in_fixed, out_fixed, compute, rowloop.chunk_lanes(xh))
         if key not in self._compiled:
-            from .kernels import wilson
-            t0 = time.perf_counter()
-            if what == "wilson":
-                body, ncomp = wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}"), 24
-            else:
-                raise KeyError(what)
-            source = rowloop.hop_kernel_source(body, ncomp, reconstruct, in_fixed, out_fixed, compute, lanes)
-            self._compiled[key] = [rowloop.load(source), False, t0]
-        return self._compiled[key]
+            body = wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}")
+            self._compiled[key] = rowloop.load(rowloop.hop_kernel_source(body, 24, *key))
+            self._first_call.add(key)
+        return key
 
-    def _run(self, entry, *args):
-        fn = entry[0]
-        if not entry[1]:
-            t0 = time.perf_counter()
-            fn(*args)
-            self.compile_seconds += time.perf_counter() - t0   # first call: compiling (or loading the cache)
-            entry[1] = True
-            return
-        fn(*args)
+    def _run(self, key, *args):
+        """Call the kernel of ``key``, its first call's time counted in ``compile_seconds``."""
+        t0 = time.perf_counter()
+        self._compiled[key](*args)
+        if key in self._first_call:
+            self._first_call.discard(key)
+            self.compile_seconds += time.perf_counter() - t0
 
     def wilson_hop(self, out, psi, links, halo, rows):
         compute = np.dtype(psi.precision.real_dtype).name
-        entry = self._hop_kernel("wilson", links.reconstruct, psi.norm is not None, out.norm is not None, compute,
-                                 out.layout.xh)
+        key = self._wilson_kernel(links.reconstruct, psi.norm is not None, out.norm is not None, compute,
+                                  out.layout.xh)
         p = out.parity
         dummy = np.ones((1, 1), np.float32)
         scale = getattr(out.precision, "scale", 0)
-        self._run(entry, out.data, out.norm if out.norm is not None else dummy, psi.data,
+        self._run(key, out.data, out.norm if out.norm is not None else dummy, psi.data,
                   psi.norm if psi.norm is not None else dummy, halo.cg, halo.cgn, links.params[p], links.scale,
                   links.phase[p], out.layout.row_parity[p], out.layout.row_neighbour, rows,
                   psi.precision.real_dtype.type(scale))

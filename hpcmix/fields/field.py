@@ -67,10 +67,6 @@ class Field:
     def local_norm(self):
         return None if self.norm is None else self.norm[:self.layout.nrows]
 
-    def like(self, precision=None):
-        """A new uninitialized field of the same shape, in ``precision`` (default: this one's)."""
-        return Field.empty(self.layout, self.parity, precision or self.precision, self.ncomp, self.backend)
-
     def __repr__(self):
         return (f"<Field parity {self.parity}, {self.precision.name}, {self.ncomp} reals per site, "
                 f"{self.layout.nrows} rows x {self.layout.xh} lanes on {self.backend.name}>")

@@ -7,7 +7,6 @@ array axis ``3 - mu``. Site parity is (x + y + z + t) mod 2 on global coordinate
 import numpy as np
 
 from ..comm import ProcessGrid
-from ..precision import IEEEPrecision
 
 
 class Lattice:
@@ -104,13 +103,9 @@ class Lattice:
         return np.array(x, dtype=dtype)
 
     def convert(self, x, precision, dtype=None):
-        """A new array holding ``x`` as stored in ``precision`` (a cast for IEEE formats, whose storage
-        type is their compute type; decode(encode(x)) otherwise), of ``precision``'s compute dtype or
-        ``dtype``. The same rounding as :func:`hpcmix.operators.precision_view.store`."""
-        if isinstance(precision, IEEEPrecision):
-            out = np.array(x, dtype=precision.compute_dtype)
-        else:
-            out = precision.round(x, 4)
+        """A new array holding ``x`` as stored in ``precision`` (``precision.round``), of ``precision``'s
+        compute dtype or ``dtype``."""
+        out = precision.round(x, 4)
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def axpy(self, a, x, y):

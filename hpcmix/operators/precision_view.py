@@ -17,18 +17,14 @@ Dirac classes get their views with :func:`view` (one per precision and reconstru
 derive the view classes from :class:`PrecisionView`.
 """
 
-import numpy as np
-
-from ..precision import IEEEPrecision, Stored
+from ..precision import Stored
 from .base import LinearOperator
 
 
 def store(precision, x, site_ndim=4):
-    """A new array of ``precision``'s compute dtype holding ``x`` as stored in ``precision``: a cast for
-    IEEE formats (whose storage type is their compute type), decode(encode(x)) otherwise. The first
-    ``site_ndim`` axes are sites (one norm per site where the precision keeps norms)."""
-    if isinstance(precision, IEEEPrecision):
-        return np.array(x, dtype=precision.compute_dtype)
+    """A new array of ``precision``'s compute dtype holding ``x`` as stored in ``precision``
+    (``precision.round``: a cast for IEEE formats). The first ``site_ndim`` axes are sites (one norm per
+    site where the precision keeps norms)."""
     return precision.round(x, site_ndim)
 
 

@@ -31,6 +31,10 @@ class IEEEPrecision(FieldPrecision):
     def decode_params(self, data):
         return data.astype(self.real_dtype)
 
+    def round(self, x, site_ndim=4):
+        """decode(encode(x)), which for an IEEE format is a cast to its compute dtype (a new array)."""
+        return np.array(x, dtype=self.compute_dtype)
+
 
 DOUBLE = IEEEPrecision("double", np.float64, "IEEE binary64 storage and arithmetic")
 SINGLE = IEEEPrecision("single", np.float32, "IEEE binary32 storage and arithmetic")

@@ -1,8 +1,8 @@
 """Numba CPU kernels over the even-odd row layout (:mod:`hpcmix.fields.layout`), generated as source.
 
-A kernel runs one row per task (``prange`` over the rows it is given). For each chunk of ``W`` lanes of a row (a
-divisor of the row length up to ``LANES``, fixed when the kernel is generated) it first copies what the chunk reads into a private work array, decoding
-as it copies (fixed-point spinors times their per-site norm, link parameters times the storage
+A kernel runs one row per task (``prange`` over the rows it is given). For each chunk of ``W``
+lanes of a row (a divisor of the row length up to ``LANES``, fixed when the kernel is generated) it
+first copies what the chunk reads into a private work array, decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the storage
 scale): the 8 neighbour rows (the x neighbours shifted by a lane, the lane that leaves the row taken
 from the column ghosts), the 8 links and the boundary phases. The per-site arithmetic then runs in
 a loop over the lanes that reads only the work array, so the compiler vectorizes it across sites.
