@@ -17,13 +17,15 @@ Table (``--table``): iterations on the 8^4 configuration for Wilson at kappa 0.1
 Wilson-clover at kappa 0.140, c_sw 1.0: double CG, double-single and double-half CG, and restarted
 defect correction at the same precisions (the comparison tests/test_mixed_l8888.py asserts).
 
-What to expect from the numpy reference backend: the Wilson stencil's cost is dominated by numpy's
-per-site 3x3 and 4x4 matrix products, which cost about the same in complex64 and complex128, and
-half/quarter fields cost extra passes to encode and decode; so the gain is small (single) or none
-(half, quarter) here. The sloppy operators do move 2x (single) and 4x (half) fewer bytes per field,
-which a bandwidth-bound backend (numba, cupy) turns into time.
+Backend (``--backend``, default numba where it imports): the solves run on that backend's even-odd
+fields (the conversion of b and x to and from them is not timed; every kernel is compiled, or loaded
+from the on-disk cache, by an untimed loose solve first). On the numba backend the stencil is
+bandwidth bound, so the sloppy operators' 2x (single) and 4x (half) fewer bytes per field turn into
+time; on the numpy reference the per-site matrix products dominate and fewer bits gain little.
+``--numpy-once`` adds one double solve on the numpy backend for comparison.
 
-Usage: ``python benchmarks/bench_mixed.py [--size 8] [--repeats 3] [--table]`` or ``hpcmix bench mixed``.
+Usage: ``python benchmarks/bench_mixed.py [--size 8] [--repeats 3] [--table] [--backend numba]`` or
+``hpcmix bench mixed``.
 Exit status 1 if a solve misses its tolerance.
 """
 
@@ -36,11 +38,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mpi4py import MPI
 
+from hpcmix.backends import DEFAULT_BACKEND, load_backend
 from hpcmix.fields import GaugeField
 from hpcmix.io.milc import MILCGaugeFormat
 from hpcmix.lattice import Lattice
 from hpcmix.operators.wilson import WilsonDirac, kappa_to_mass
+from hpcmix.registry import get_registry
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.cg import CG
 from hpcmix.solvers.defect_correction import DefectCorrection
@@ -55,10 +60,10 @@ def load_gauge(path, size):
     """The 8^4 configuration at ``path``, tiled to ``size``^4 (``size`` a multiple of 8)."""
     if size % 8:
         raise SystemExit(f"--size must be a multiple of 8, got {size}")
-    small = MILCGaugeFormat().read(path, Lattice([8, 8, 8, 8]))
+    small = MILCGaugeFormat().read(path, Lattice([8, 8, 8, 8], comm=MPI.COMM_SELF))   # whole, on every rank
     reps = size // 8
     lattice = Lattice([size] * 4)
-    return GaugeField(lattice, np.tile(small.U, (reps, reps, reps, reps, 1, 1, 1)))
+    return GaugeField(lattice, lattice.scatter(np.tile(small.U, (reps, reps, reps, reps, 1, 1, 1))))
 
 
 def point_source(lattice):
@@ -73,11 +78,21 @@ def dirac_for(gauge, kappa, csw):
     return WilsonDirac(gauge, kappa_to_mass(kappa), csw=csw, clover=csw != 0)
 
 
-def solve(dirac, b, solver):
-    """(result, seconds, true residual |b - M x| / |b| in double)."""
-    t0 = time.perf_counter()
-    res = EvenOdd(solver)(dirac).solve(b)
-    seconds = time.perf_counter() - t0
+def solve(dirac, b, solver, backend=None):
+    """(result, seconds, true residual |b - M x| / |b| in double, recomputed by the canonical numpy
+    operator): on ``backend``'s fields where given (the conversions of b and x are not timed), else on
+    canonical numpy arrays."""
+    if backend is None:
+        t0 = time.perf_counter()
+        res = EvenOdd(solver)(dirac).solve(b)
+        seconds = time.perf_counter() - t0
+    else:
+        fields = dirac.on_backend(backend)
+        bf = fields.import_field(b)
+        t0 = time.perf_counter()
+        res = EvenOdd(solver)(fields).solve(bf)
+        seconds = time.perf_counter() - t0
+        res.x = fields.export_field(res.x)
     lat = dirac.lattice
     return res, seconds, float(np.sqrt(lat.norm2(b - dirac.M(res.x)) / lat.norm2(b)))
 
@@ -110,18 +125,23 @@ def print_table(rows):
 
 
 def speed(gauge, args):
-    """Median time to solution per precision pair; returns False if a solve missed the tolerance."""
+    """Median time to solution per precision pair on ``args.backend`` (and, with ``--numpy-once``, one
+    double solve on the numpy backend); returns False if a solve missed the tolerance."""
     dirac = dirac_for(gauge, args.kappa, args.csw)
     b = point_source(gauge.lattice)
+    backend = None if args.backend == "canonical" else load_backend(get_registry(), args.backend)
     pairs = ["double"] + list(args.precisions)
     times = {p: [] for p in pairs}
     last = {}
     ok = True
+    if backend is not None:        # compile (or load from the cache) every kernel the solves use, untimed
+        for p in pairs:
+            solve(dirac, b, CG(tol=1e-2, sloppy=p, reconstruct_sloppy=args.reconstruct_sloppy), backend)
     for _ in range(args.repeats):
         for p in pairs:
             solver = CG(tol=args.tol, sloppy=p, reconstruct_sloppy=args.reconstruct_sloppy) if p != "double" \
                 else CG(tol=args.tol)
-            res, seconds, true_res = solve(dirac, b, solver)
+            res, seconds, true_res = solve(dirac, b, solver, backend)
             times[p].append(seconds)
             last[p] = (res, true_res)
             ok &= true_res <= args.tol
@@ -140,6 +160,12 @@ def speed(gauge, args):
         label = p if p == "double" else f"double-{p}"
         print(f"| {label} | {t:.1f} | {base / t:.2f} | {res.iterations} | {res.reliable_updates} | {per} | "
               f"{true_res:.2e} |")
+    if args.numpy_once:
+        res, seconds, true_res = solve(dirac, b, CG(tol=args.tol), load_backend(get_registry(), "numpy"))
+        ok &= true_res <= args.tol
+        print(f"\nnumpy backend, double, one solve: {seconds:.1f} s, {res.iterations} iterations, true residual "
+              f"{true_res:.2e}; {args.backend} double-{pairs[-1]} is {seconds / statistics.median(times[pairs[-1]]):.1f}x "
+              f"faster, {args.backend} double {seconds / base:.1f}x")
     return ok
 
 
@@ -154,13 +180,17 @@ def main(argv=None):
     ap.add_argument("--precisions", nargs="+", default=["single", "half", "quarter"], help="sloppy precisions")
     ap.add_argument("--reconstruct-sloppy", type=int, default=18, dest="reconstruct_sloppy")
     ap.add_argument("--table", action="store_true", help="the 8^4 iteration table instead of the timings")
+    ap.add_argument("--backend", default=DEFAULT_BACKEND, help="backend of the timed solves ('canonical': numpy on "
+                    "whole-lattice arrays, the path before backend fields)")
+    ap.add_argument("--numpy-once", action="store_true", dest="numpy_once",
+                    help="also time one double solve on the numpy backend")
     args = ap.parse_args(argv)
     if not args.gauge.is_file():
         print(f"bench_mixed: configuration not found: {args.gauge} (set HPCMIX_SHARED_DATA or --gauge)",
               file=sys.stderr)
         return 2
     print(f"# hpcmix mixed-precision CG benchmark\n\n{platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, numpy {np.__version__}, backend numpy (reference)\n")
+          f"{os.cpu_count()} CPUs, numpy {np.__version__}, backend {args.backend}\n")
     if args.table:
         rows = iteration_table(load_gauge(args.gauge, 8), args.tol)
         print_table(rows)

@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from .backends import DEFAULT_BACKEND
 from .comm.grid import auto_grid, check_grid
 from .errors import DeckError, FormatError, HpcmixError
 from .io.results import output_problem
@@ -25,7 +26,8 @@ else:  # pragma: no cover
 
 RUN_PARAMS = {
     "output": Param(str, doc="results file (HDF5), relative to the working directory"),
-    "backend": Param(str, "numpy", "backend that runs the kernels (see `hpcmix info`)"),
+    "backend": Param(str, DEFAULT_BACKEND, "backend that runs the kernels (see `hpcmix info`); default numba "
+                     "where it imports (compiled, multithreaded kernels), else numpy"),
     "grid": Param((ListOf(int, 4), str), "auto", "MPI process grid [Px, Py, Pz, Pt], or 'auto'"),
     "plugins": Param(ListOf(str), [], "extra plugin modules to load on every rank"),
     "overwrite": Param(bool, False, "replace an existing output file"),

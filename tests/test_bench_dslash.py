@@ -18,8 +18,9 @@ from hpcmix.operators.wilson import WilsonDirac
 from lattice_helpers import random_spinor
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dslash.py"
-DOUBLE_KERNELS = ["STREAM copy", "STREAM triad", "Wilson dslash D_w", "clover M", "scipy CSR A @ x",
-                  "asqtad dslash D"]
+BACKENDS = "numpy,numba" if importlib.util.find_spec("numba") is not None else "numpy"
+FIELDS = ["backend", "operator", "precision", "reconstruct", "sites_per_second", "gflops", "bytes_per_site",
+          "gbytes_per_second", "stream_fraction", "threads"]
 
 
 def load():
@@ -30,20 +31,29 @@ def load():
 
 
 def test_runs_at_size_4(capsys, tmp_path):
+    """Every backend x operator x precision x reconstruct is measured, with the issue's byte counts
+    (single reconstruct 18: 1440 bytes per site, half reconstruct 12: 660), next to CSR and asqtad."""
     path = tmp_path / "dslash.json"
-    assert load().main(["--size", "4", "--repeat", "1", "--json", str(path)]) == 0
+    argv = ["--size", "4", "--repeat", "1", "--backends", BACKENDS, "--precisions", "double,half", "--json", str(path)]
+    assert load().main(argv) == 0
     out = capsys.readouterr().out
-    assert "`hpcmix bench dslash --size 4 --repeat 1 --json" in out
-    assert "| Wilson dslash D_w | complex128 |" in out and "| asqtad dslash D | complex128 |" in out
+    assert f"`hpcmix bench dslash {' '.join(argv)}`" in out
     figures = json.loads(path.read_text())
-    kernels = {(k["kernel"], k["precision"]): k for k in figures["kernels"]}
-    single = {name for name, precision in kernels if precision == "complex64"}
-    assert [k["kernel"] for k in figures["kernels"] if k["precision"] != "complex64"] == DOUBLE_KERNELS
-    assert single == ({"Wilson dslash D_w", "clover M"} if figures["single_precision"] == "measured" else set())
-    assert figures["csr_error"] <= 1e-12 and figures["csr_nnz"] == 648 * 4 ** 4
-    assert all(k["ms"] > 0 and k["gbs"] > 0 for k in figures["kernels"])
-    clover = kernels["clover M", "complex128"]
-    assert clover["gflops"] == pytest.approx(1872 * 4 ** 4 / clover["ms"] / 1e6)
+    assert figures["stream_copy_gbytes_per_second"] > 0 and figures["csr_error"] <= 1e-12
+    assert figures["csr_nnz"] == 648 * 4 ** 4
+    records = figures["kernels"]
+    assert all(set(FIELDS) <= set(r) and r["sites_per_second"] > 0 for r in records)
+    keys = {(r["backend"], r["operator"], r["precision"], r["reconstruct"]) for r in records}
+    for backend in BACKENDS.split(","):
+        for op in ("wilson", "wilson_clover"):
+            for precision in ("double", "half"):
+                assert {(backend, op, precision, r) for r in (18, 12, 8)} <= keys
+    assert ("scipy", "wilson_clover", "double", 18) in keys and ("numpy", "asqtad", "double", 18) in keys
+    by = {(r["backend"], r["operator"], r["precision"], r["reconstruct"]): r for r in records}
+    assert by["numpy", "wilson", "half", 12]["bytes_per_site"] == 660
+    assert by["numpy", "wilson", "double", 18]["bytes_per_site"] == 2880
+    hop = by["numpy", "wilson", "double", 18]
+    assert hop["gflops"] == pytest.approx(1320 * hop["sites_per_second"] / 1e9)
 
 
 @pytest.mark.parametrize("dims, csw, boundary, per_site", [

@@ -11,8 +11,30 @@ import time
 
 import numpy as np
 
+from . import reference
 from .base import Backend, BackendUnavailable
-from .kernels import rowloop, wilson
+from .kernels import blas, rowloop, wilson
+
+_DUMMY_NORM = np.ones((1, 1), np.float32)
+
+
+def fixed_point(field):
+    """True for fixed-point storage (integers with a float32 norm per site), False for float64/float32
+    storage, None for a storage these kernels do not know (a plugin's: the reference runs it)."""
+    data = field.data.dtype
+    if field.norm is not None and data.kind == "i" and field.norm.dtype == np.float32:
+        return True
+    if field.norm is None and data in (np.float64, np.float32):
+        return False
+    return None
+
+
+def _norm(field):
+    return field.norm if field.norm is not None else _DUMMY_NORM
+
+
+def _scale(field):
+    return float(getattr(field.precision, "scale", 1.0))
 
 
 class NumbaBackend(Backend):
@@ -30,7 +52,8 @@ class NumbaBackend(Backend):
         super().__init__(local_rank)
         self.compile_seconds = 0.0
         self._compiled, self._first_call = {}, set()
-        self.kernels = {"wilson_hop": self.wilson_hop}   # the rest: the numpy reference (Backend.kernel)
+        self.kernels = {"wilson_hop": self.wilson_hop, "lincomb": self.lincomb, "inner": self.inner,
+                        "norm2": self.norm2, "site_blocks": self.site_blocks}   # the rest: the numpy reference
 
     @property
     def xp(self):
@@ -44,9 +67,14 @@ class NumbaBackend(Backend):
         """The generated Wilson hop for this storage kind, reconstruct, compute type and row length
         (loaded once per process; numba compiles it on the first call or loads it from its cache)."""
         key = (reconstruct, in_fixed, out_fixed, compute, rowloop.chunk_lanes(xh))
+        body = lambda: wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}")  # noqa: E731
+        return self._generated(key, lambda: rowloop.hop_kernel_source(body(), 24, *key))
+
+    def _generated(self, key, make_source):
+        """The kernel of ``key`` compiled from ``make_source()`` (once per process; ``key`` names the
+        array dtypes too, numba compiling one specialization per dtype signature)."""
         if key not in self._compiled:
-            body = wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}")
-            self._compiled[key] = rowloop.load(rowloop.hop_kernel_source(body, 24, *key))
+            self._compiled[key] = rowloop.load(make_source())
             self._first_call.add(key)
         return key
 
@@ -58,14 +86,49 @@ class NumbaBackend(Backend):
             self._first_call.discard(key)
             self.compile_seconds += time.perf_counter() - t0
 
+    # ---- BLAS-1 and site terms (float64 arithmetic, as the reference) ---------------------------------
+    def lincomb(self, out, coeffs, fields, accumulate=False, norm=False):
+        kinds = tuple(fixed_point(f) for f in fields)
+        if None in kinds or fixed_point(out) is None or not fields:
+            return reference.lincomb(out, coeffs, fields, accumulate, norm)
+        dtypes = tuple(f.data.dtype.str for f in (out,) + tuple(fields))
+        key = self._generated(("lincomb", kinds, fixed_point(out), accumulate, norm, dtypes),
+                              lambda: blas.lincomb_source(kinds, fixed_point(out), accumulate, norm))
+        c = np.array([complex(v) for v in coeffs])
+        partial = np.empty(out.layout.nrows)
+        args = [a for f in fields for a in (f.data, _norm(f))]
+        self._run(key, out.data, _norm(out), *args, np.ascontiguousarray(c.real), np.ascontiguousarray(c.imag),
+                  _scale(out), partial)
+        return float(partial.sum()) if norm else None
+
+    def inner(self, a, b):
+        ka, kb = fixed_point(a), fixed_point(b)
+        if ka is None or kb is None:
+            return reference.inner(a, b)
+        key = self._generated(("reduce", ka, kb, a.data.dtype.str, b.data.dtype.str), lambda: blas.reduce_source(ka, kb))
+        pre, pim = np.empty(a.layout.nrows), np.empty(a.layout.nrows)
+        self._run(key, a.data, _norm(a), b.data, _norm(b), pre, pim)
+        return complex(pre.sum(), pim.sum())
+
+    def norm2(self, a):
+        return self.inner(a, a).real
+
+    def site_blocks(self, out, x, blocks):
+        kx, ko = fixed_point(x), fixed_point(out)
+        if kx is None or ko is None:
+            return reference.site_blocks(out, x, blocks)
+        key = self._generated(("site_blocks", kx, ko, x.data.dtype.str, out.data.dtype.str, blocks.dtype.str), lambda: blas.site_blocks_source(kx, ko))
+        self._run(key, out.data, _norm(out), x.data, _norm(x), blocks, _scale(out), np.empty(out.layout.nrows))
+        return None
+
     def wilson_hop(self, out, psi, links, halo, rows):
+        if fixed_point(psi) is None or fixed_point(out) is None:
+            return reference.wilson_hop(out, psi, links, halo, rows)
         compute = np.dtype(psi.precision.real_dtype).name
         key = self._wilson_kernel(links.reconstruct, psi.norm is not None, out.norm is not None, compute,
                                   out.layout.xh)
         p = out.parity
-        dummy = np.ones((1, 1), np.float32)
         scale = getattr(out.precision, "scale", 0)
-        self._run(key, out.data, out.norm if out.norm is not None else dummy, psi.data,
-                  psi.norm if psi.norm is not None else dummy, halo.cg, halo.cgn, links.params[p], links.scale,
+        self._run(key, out.data, _norm(out), psi.data, _norm(psi), halo.cg, halo.cgn, links.params[p], links.scale,
                   links.phase[p], out.layout.row_parity[p], out.layout.row_neighbour, rows,
                   psi.precision.real_dtype.type(scale))

@@ -28,11 +28,9 @@ P_PLUS = np.eye(4) + GAMMA
 
 def decode_rows(field, rows=slice(None)):
     """The field's rows (ghosts included) decoded to real compute values ``[n, k, Xh]``."""
-    cdt = field.precision.real_dtype
-    values = field.data[rows].astype(cdt)
-    if field.norm is not None:
-        values *= field.norm[rows][:, None, :]
-    return values
+    data = np.swapaxes(field.data[rows], 1, 2)
+    norm = None if field.norm is None else field.norm[rows]
+    return np.swapaxes(field.precision.decode_reals(data, norm, 2), 1, 2)
 
 
 def encode_rows(out, rows, values):
@@ -48,9 +46,9 @@ def neighbour_rows(values, halo, layout, parity, d, rows):
     nb = values[layout.row_neighbour[d, rows]]
     if d > 1:
         return nb
-    cg = halo.cg[0 if d == 0 else 1, rows].astype(values.dtype)
-    if halo.field.norm is not None:
-        cg = cg * halo.cgn[0 if d == 0 else 1, rows][:, None]
+    side = 0 if d == 0 else 1
+    norm = halo.cgn[side, rows] if halo.field.norm is not None else None
+    cg = halo.field.precision.decode_reals(halo.cg[side, rows], norm, 1)
     shift = layout.row_parity[parity][rows] - (0 if d == 0 else 1)     # lanes: xh + shift
     out = nb.copy()
     up, down = shift == 1, shift == -1
@@ -70,7 +68,7 @@ def wilson_hop(out, psi, links, halo, rows):
         mu, forward = d // 2, d % 2 == 0
         nb = neighbour_rows(values, halo, lay, p, d, rows)                         # [n, 24, Xh]
         spinor = np.ascontiguousarray(np.swapaxes(nb, 1, 2)).view(ctype).reshape(rows.size, lay.xh, 4, 3)
-        params = np.swapaxes(links.params[p][rows, d], 1, 2).astype(cdt) * links.scale   # [n, Xh, R]
+        params = links.precision.decode_params(np.swapaxes(links.params[p][rows, d], 1, 2))   # [n, Xh, R]
         U = unpack(params, links.reconstruct) * links.phase[p][rows, d][..., None, None]
         if forward:
             acc += np.einsum("st,nxta,nxba->nxsb", P_MINUS[mu].astype(ctype), spinor, U, optimize=True)
@@ -80,4 +78,73 @@ def wilson_hop(out, psi, links, halo, rows):
     encode_rows(out, rows, np.swapaxes(reals, 1, 2))
 
 
-KERNELS = {"wilson_hop": wilson_hop}
+# ---- BLAS-1 on fields: float64 arithmetic, the result stored in the output field's precision --------------
+def _decode64(field):
+    """The local rows of ``field`` decoded (in its compute dtype) and widened to float64 ``[n, k, Xh]``."""
+    return decode_rows(field, slice(0, field.layout.nrows)).astype(np.float64)
+
+
+def _times(c, values):
+    """c * v for a complex scalar c and reals ``values[n, k, Xh]`` holding (re, im) pairs along k."""
+    c = complex(c)
+    re, im = values[:, 0::2], values[:, 1::2]
+    out = np.empty_like(values)
+    out[:, 0::2] = c.real * re - c.imag * im
+    out[:, 1::2] = c.real * im + c.imag * re
+    return out
+
+
+def lincomb(out, coeffs, fields, accumulate=False, norm=False):
+    """out = sum_i c_i f_i (+ out where ``accumulate``), complex scalars c_i, computed in float64 and
+    stored in ``out``'s precision (``out`` may be one of the ``fields``). With ``norm``, returns the
+    local |out|^2 (float64) of the stored result."""
+    acc = _decode64(out) if accumulate else 0.0
+    for c, f in zip(coeffs, fields):
+        acc = acc + _times(c, _decode64(f))
+    rows = slice(0, out.layout.nrows)
+    encode_rows(out, rows, np.broadcast_to(acc, out.local.shape))
+    if norm:
+        return float(np.sum(_decode64(out) ** 2))
+    return None
+
+
+def inner(a, b):
+    """Local sum_x conj(a) b (complex, accumulated in float64)."""
+    u, v = _decode64(a), _decode64(b)
+    re = np.sum(u[:, 0::2] * v[:, 0::2] + u[:, 1::2] * v[:, 1::2])
+    im = np.sum(u[:, 0::2] * v[:, 1::2] - u[:, 1::2] * v[:, 0::2])
+    return complex(re, im)
+
+
+def norm2(a):
+    """Local |a|^2 (float64)."""
+    return float(np.sum(_decode64(a) ** 2))
+
+
+def gamma5(out, x):
+    """out = gamma5 x = diag(1, 1, -1, -1) in spin (DeGrand-Rossi): components 12.. negated (exact in every
+    storage, the norms unchanged)."""
+    n = x.layout.nrows
+    out.data[:n, :12] = x.data[:n, :12]
+    out.data[:n, 12:] = -x.data[:n, 12:]
+    if x.norm is not None:
+        out.norm[:n] = x.norm[:n]
+
+
+def site_blocks(out, x, blocks):
+    """out = A x per site with A block diagonal in chirality: ``blocks[row, 144, Xh]`` holds the two 6x6
+    complex blocks, real component ((b 6 + i) 6 + j) 2 + re/im for block b (spins 2b, 2b + 1), acting on
+    spinor entries 6 b + j (index 3 spin + colour); computed in the blocks' real dtype."""
+    n = x.layout.nrows
+    cdt = blocks.dtype
+    v = decode_rows(x, slice(0, n)).astype(cdt)
+    vc = v[:, 0::2] + 1j * v[:, 1::2]                                    # [n, 12, Xh]
+    m = (blocks[:n, 0::2] + 1j * blocks[:n, 1::2]).reshape(n, 2, 6, 6, -1)
+    res = np.einsum("nbijx,nbjx->nbix", m, vc.reshape(n, 2, 6, -1)).reshape(n, 12, -1)
+    reals = np.empty(v.shape, cdt)
+    reals[:, 0::2], reals[:, 1::2] = res.real, res.imag
+    encode_rows(out, slice(0, n), reals)
+
+
+KERNELS = {"wilson_hop": wilson_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
+           "site_blocks": site_blocks}

@@ -57,6 +57,11 @@ class Field:
         self.layout.from_rows(values.reshape(values.shape[:2] + tuple(site_shape)), self.parity, out)
         return out
 
+    @property
+    def dtype(self):
+        """The complex compute dtype of the precision (what numpy's type rules see of a field)."""
+        return self.precision.compute_dtype
+
     # ---- views ------------------------------------------------------------------------------------
     @property
     def local(self):

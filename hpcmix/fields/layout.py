@@ -90,6 +90,7 @@ class EvenOddLayout:
         boundary = np.zeros(self.nrows, bool)
         for rows in self.face_rows.values():
             boundary[rows] = True
+        self.all_rows = np.arange(self.nrows, dtype=np.int32)
         self.interior_rows = np.flatnonzero(~boundary).astype(np.int32)
         self.boundary_rows = np.flatnonzero(boundary).astype(np.int32)
 

@@ -108,6 +108,15 @@ class Lattice:
         out = precision.round(x, 4)
         return out if dtype is None else out.astype(dtype, copy=False)
 
+    def random_like(self, x, rng):
+        """A complex128 field shaped like ``x``: re and im standard normal (``rng``: numpy Generator)."""
+        return rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
+
+    def zero(self, x):
+        """x = 0 in place; returns x."""
+        x[...] = 0
+        return x
+
     def axpy(self, a, x, y):
         """y += a x in place (a real or complex); returns y."""
         y += a * x

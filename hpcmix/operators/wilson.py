@@ -31,6 +31,7 @@ from ..precision import DOUBLE
 from .base import LinearOperator
 from .gamma import GAMMA, P_MINUS, P_PLUS, apply_gamma5
 from .precision_view import Halo, PrecisionView, shift_stored, store, view
+from .wilson_fields import WilsonFields
 
 DSLASH_FLOPS = 1320
 CLOVER_FLOPS = 504
@@ -157,6 +158,10 @@ class WilsonDirac:
         if precision is not None:
             return self.at(precision, reconstruct).operator()
         return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M", at=self.operator)
+
+    def on_backend(self, backend):
+        """This operator on ``backend``'s even-odd half-lattice fields (:class:`WilsonFields`)."""
+        return WilsonFields(self, backend)
 
     def at(self, precision, reconstruct=None):
         """This operator with links, clover term and fields stored in ``precision`` (:class:`WilsonView`)."""

@@ -87,7 +87,7 @@ class BiCGstab(MixedPrecision, Solver):
                 if result.iterations > started:   # the recurrence has progressed since it (re)started
                     with timed(result, P.outer.name):
                         y = ms.fold(y, x)
-                        x[...] = 0
+                        sp.zero(x)
                         r = ms.residual(y)
                         r2 = sp.norm2(r)
                         result.reliable_updates += 1

@@ -115,7 +115,7 @@ class CG(MixedPrecision, Solver):
                 continue
             with timed(result, P.outer.name):
                 y = ms.fold(y, x)
-                x[...] = 0
+                sp.zero(x)
                 r, true_res = true_residual(y)
                 r2_iterated, r2 = r2, sp.norm2(r)
                 result.reliable_updates += 1

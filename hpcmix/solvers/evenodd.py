@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .base import InverseOperator
+from .base import InverseOperator, residual
 
 
 class EvenOdd:
@@ -37,7 +37,7 @@ class EvenOdd:
             total = res if total is None else total.absorb(res)
             xe = res.x
             x = reconstruct(xe, b)
-            true_res = float(np.sqrt(op.space.norm2(b - op(x))) / bnorm) if bnorm > 0 else 0.0
+            true_res = float(np.sqrt(op.space.norm2(residual(op, b, x))) / bnorm) if bnorm > 0 else 0.0
             if true_res <= self.tol or not res.converged:
                 break
             inner_tol *= 0.5 * self.tol / true_res

@@ -38,10 +38,10 @@ def check_compression(op, high, P, tol, b):
     it by more than ``tol``: with delta = |A_c v - A v| / |A v| for a random v (A_c: links compressed
     to ``P.reconstruct``, A: the same precision uncompressed), delta > tol is a SolverError. Links that
     are SU(3) only to single precision (read from a single-precision file) give delta ~ 1e-8 in double."""
-    rng = np.random.default_rng([20261129, MPI.COMM_WORLD.rank])
-    v = rng.standard_normal(b.shape) + 1j * rng.standard_normal(b.shape)
+    sp = op.space
+    v = sp.random_like(b, np.random.default_rng([20261129, MPI.COMM_WORLD.rank]))
     exact = op.at(P.outer, 18)(v)
-    delta = math.sqrt(op.space.norm2(high(v) - exact) / op.space.norm2(exact))
+    delta = math.sqrt(sp.norm2(residual(high, exact, v)) / sp.norm2(exact))
     if delta > tol:
         raise SolverError(f"reconstruct = {P.reconstruct} changes the operator by {delta:.2g} (relative), more than "
                           f"tol = {tol:g} allows: the links are not SU(3) to {P.outer.name} precision (e.g. read "
@@ -104,7 +104,7 @@ class MixedSolve:
         """The report of solution ``y`` (plus the ``partial`` solution accumulated since the last
         reliable update, where a solve stops between updates): true residual in the outer precision,
         flops, times."""
-        if partial is not None and np.any(partial):
+        if partial is not None and self.space.norm2(partial) > 0:
             y = self.fold(y, partial)
         if self.low is not None:
             self.result.flops += self.counts["low"] * self.low.operator.flops

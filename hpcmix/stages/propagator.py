@@ -23,6 +23,19 @@ class Propagator:
         self.origin, self.operator, self.results = origin, operator, results
 
 
+class OnFields:
+    """``solver`` applied to ``fields`` (an operator on a backend's fields), taking and giving canonical
+    arrays: the conversions at the deck boundary."""
+
+    def __init__(self, solver, fields):
+        self.inverse, self.fields = solver(fields), fields
+
+    def solve(self, b):
+        res = self.inverse.solve(self.fields.import_field(b))
+        res.x = self.fields.export_field(res.x)
+        return res
+
+
 class PropagatorStage(Stage):
     name = "propagator"
     description = "solve the Dirac equation for every component of a source"
@@ -45,7 +58,7 @@ class PropagatorStage(Stage):
         solver = make_solver(ctx.registry, cfg["solver"])
         field_shape = op_kind.field_shape
         sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
-        inverse = self.inverse(dirac, solver, cfg)
+        inverse = self.inverse(dirac, solver, cfg, ctx)
         # one source component per field component (point, wall), else as many as the source gives (file)
         source_shape = field_shape if len(sources) == int(np.prod(field_shape)) else (len(sources),)
         data = np.empty(lattice.shape + field_shape + source_shape, dtype=np.complex128)
@@ -118,12 +131,18 @@ class PropagatorStage(Stage):
         return (f"source.{problem[0]}", problem[1]) if problem else None
 
     @staticmethod
-    def inverse(dirac, solver, cfg):
-        """The inverse operator for the requested system and preconditioning."""
+    def inverse(dirac, solver, cfg, ctx):
+        """The inverse operator for the requested system and preconditioning: even-odd solves of operators
+        that run on the backend's fields (``on_backend``) run there, the rest on canonical numpy arrays."""
         if cfg["solve"] == "MdagM":
             if hasattr(dirac, "normal_operator"):
                 return EvenOddNormal(solver, evenodd=cfg["evenodd"])(dirac)
             return solver(dirac.operator().normal())
+        if cfg["evenodd"] and hasattr(dirac, "on_backend"):
+            if ctx.lattice.local_dims[0] % 2 == 0:
+                return OnFields(EvenOdd(solver), dirac.on_backend(ctx.backend))
+            ctx.log(f"  local x extent {ctx.lattice.local_dims[0]} is odd: the even-odd solve runs on canonical "
+                    f"numpy arrays, not on backend '{ctx.backend.name}'")
         if cfg["evenodd"] and hasattr(dirac, "schur"):
             return EvenOdd(solver)(dirac)
         return solver(dirac.operator())

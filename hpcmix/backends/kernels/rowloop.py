@@ -75,13 +75,13 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
         "                        for l in range(w):",
         "                            m = l0 + l + sh",
         "                            if m >= xh:",
-        (f"                                v = CDT(cg[0, row, c]) * cgn[0, row]" if in_fixed else
+        ("                                v = CDT(cg[0, row, c]) * cgn[0, row]" if in_fixed else
          "                                v = CDT(cg[0, row, c])"),
         "                            elif m < 0:",
-        (f"                                v = CDT(cg[1, row, c]) * cgn[1, row]" if in_fixed else
+        ("                                v = CDT(cg[1, row, c]) * cgn[1, row]" if in_fixed else
          "                                v = CDT(cg[1, row, c])"),
         "                            else:",
-        (f"                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
+        ("                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
          "                                v = CDT(psi[nr, c, m])"),
         f"                            wk[(d * {ncomp} + c) * {W} + l] = v",
         f"                for k in range({nlink}):",

@@ -1,0 +1,127 @@
+"""Numba sources of the fused BLAS-1 and site kernels on half-lattice fields (one row per task).
+
+Each generator returns the source of a ``kernel`` for one combination of storage kinds (fixed point
+with a norm per site, or IEEE); numba specializes it further on the array dtypes. Arithmetic is
+float64 as in the numpy reference (:mod:`hpcmix.backends.reference`), operation for operation, so the
+stored results agree bitwise; reductions are float64 partial sums per row (``partial``), added up by
+the caller. A fixed-point value decodes as fl32(q * norm), an output encodes as the reference's
+``encode_reals`` does (norm = fl32(s / M), q = rint(v M / s), s the largest |component| of the site).
+"""
+
+HEADER = ["import numpy as np", "from numba import njit, prange", "", "",
+          "@njit(parallel=True, boundscheck=False, cache=True, nogil=True)"]
+
+
+def _load(name, fixed, k="k"):
+    """A float64 expression of component ``k`` of field ``name`` at (row, l)."""
+    if fixed:
+        return f"np.float64(np.float32({name}[row, {k}, l]) * {name}n[row, l])"
+    return f"np.float64({name}[row, {k}, l])"
+
+
+def _store(fixed, norm):
+    """Statements storing the float64 work array ``wk[nc, xh]`` into ``out`` (and ``outn``) and, with
+    ``norm``, adding |stored|^2 to ``acc``."""
+    if fixed:
+        lines = ["        s = np.zeros(xh)",
+                 "        for k in range(nc):",
+                 "            for l in range(xh):",
+                 "                s[l] = max(s[l], abs(wk[k, l]))",
+                 "        f = np.zeros(xh)",
+                 "        for l in range(xh):",
+                 "            outn[row, l] = np.float32(s[l] / scale)",
+                 "            if s[l] > 0:",
+                 "                f[l] = scale / s[l]",
+                 "        for k in range(nc):",
+                 "            for l in range(xh):",
+                 "                out[row, k, l] = np.rint(wk[k, l] * f[l])"]
+        if norm:
+            lines += ["                d = np.float64(np.float32(out[row, k, l]) * outn[row, l])",
+                      "                acc += d * d"]
+        return lines
+    lines = ["        for k in range(nc):",
+             "            for l in range(xh):",
+             "                out[row, k, l] = wk[k, l]"]
+    if norm:
+        lines += ["                d = np.float64(out[row, k, l])",
+                  "                acc += d * d"]
+    return lines
+
+
+def lincomb_source(in_fixed, out_fixed, accumulate, norm):
+    """``kernel(out, outn, f0, f0n, .., cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) f_i (+ out),
+    for ``len(in_fixed)`` inputs; ``partial[row]`` = |out row|^2 where ``norm``."""
+    n = len(in_fixed)
+    args = ", ".join(f"f{i}, f{i}n" for i in range(n))
+    L = HEADER + [f"def kernel(out, outn, {args}, cr, ci, scale, partial):",
+                  "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]"]
+    L += [f"    c{i}r, c{i}i = cr[{i}], ci[{i}]" for i in range(n)]
+    L += ["    for row in prange(nrows):",
+          "        acc = 0.0",
+          "        wk = np.empty((nc, xh))",
+          "        for j in range(nc // 2):",
+          "            for l in range(xh):"]
+    if accumulate:
+        L += [f"                vr = {_load('out', out_fixed, '2 * j')}",
+              f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
+    else:
+        L += ["                vr = 0.0", "                vi = 0.0"]
+    for i, fx in enumerate(in_fixed):
+        L += [f"                ar = {_load(f'f{i}', fx, '2 * j')}",
+              f"                ai = {_load(f'f{i}', fx, '2 * j + 1')}",
+              f"                vr = vr + (c{i}r * ar - c{i}i * ai)",
+              f"                vi = vi + (c{i}r * ai + c{i}i * ar)"]
+    L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
+    L += _store(out_fixed, norm)
+    L += ["        partial[row] = acc"]
+    return "\n".join(L) + "\n"
+
+
+def reduce_source(a_fixed, b_fixed):
+    """``kernel(a, an, b, bn, pre, pim)``: per row, sum conj(a) b (``b`` None-free: a norm uses b = a)."""
+    L = HEADER + ["def kernel(a, an, b, bn, pre, pim):",
+                  "    nrows, nc, xh = pre.shape[0], a.shape[1], a.shape[2]",
+                  "    for row in prange(nrows):",
+                  "        sr = 0.0",
+                  "        si = 0.0",
+                  "        for j in range(nc // 2):",
+                  "            for l in range(xh):",
+                  f"                ur = {_load('a', a_fixed, '2 * j')}",
+                  f"                ui = {_load('a', a_fixed, '2 * j + 1')}",
+                  f"                vr = {_load('b', b_fixed, '2 * j')}",
+                  f"                vi = {_load('b', b_fixed, '2 * j + 1')}",
+                  "                sr += ur * vr + ui * vi",
+                  "                si += ur * vi - ui * vr",
+                  "        pre[row] = sr",
+                  "        pim[row] = si"]
+    return "\n".join(L) + "\n"
+
+
+def site_blocks_source(in_fixed, out_fixed):
+    """``kernel(out, outn, x, xn, m, scale, partial)``: out = A x with A's two 6x6 chiral blocks
+    ``m[row, 144, xh]`` (reference ``site_blocks``), computed in m's dtype."""
+    L = HEADER + ["def kernel(out, outn, x, xn, m, scale, partial):",
+                  "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]",
+                  "    CDT = m.dtype.type",
+                  "    for row in prange(nrows):",
+                  "        v = np.empty((24, xh), m.dtype)",
+                  "        for k in range(24):",
+                  "            for l in range(xh):",
+                  ("                v[k, l] = CDT(x[row, k, l]) * xn[row, l]" if in_fixed else
+                   "                v[k, l] = x[row, k, l]"),
+                  "        wk = np.zeros((24, xh))",
+                  "        for b in range(2):",
+                  "            for i in range(6):",
+                  "                accr = np.zeros(xh, m.dtype)",
+                  "                acci = np.zeros(xh, m.dtype)",
+                  "                for j in range(6):",
+                  "                    c = ((b * 6 + i) * 6 + j) * 2",
+                  "                    k = 2 * (6 * b + j)",
+                  "                    for l in range(xh):",
+                  "                        accr[l] += m[row, c, l] * v[k, l] - m[row, c + 1, l] * v[k + 1, l]",
+                  "                        acci[l] += m[row, c, l] * v[k + 1, l] + m[row, c + 1, l] * v[k, l]",
+                  "                for l in range(xh):",
+                  "                    wk[2 * (6 * b + i), l] = accr[l]",
+                  "                    wk[2 * (6 * b + i) + 1, l] = acci[l]"]
+    L += _store(out_fixed, False)
+    return "\n".join(L) + "\n"

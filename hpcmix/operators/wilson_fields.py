@@ -1,0 +1,191 @@
+"""The Wilson and Wilson-clover operators on a backend's even-odd fields (the fast path of even-odd solves).
+
+The same operator as :class:`~hpcmix.operators.wilson.WilsonDirac` (its conventions: M = A - D_w / 2,
+DeGrand-Rossi gammas, boundary phases on the last global slice), applied by backend kernels to
+half-lattice :class:`~hpcmix.fields.field.Field` s in one storage precision: ``wilson_hop`` (D_w from
+one parity to the other, links in the precision with ``reconstruct``), ``site_blocks`` (the clover
+site term, two 6x6 blocks per site in chirality, stored in the precision's real type), ``lincomb``
+(the Wilson site term 4 + m folds into its coefficients) and ``gamma5``.
+
+The asymmetric Schur complement on parity p (DESIGN.md), with q = 1 - p:
+
+    Mhat x = A_pp x - (1/4) D_pq A_qq^-1 D_qp x,
+    Mhat^dag = gamma5 (A^dag_pp - (1/4) D_pq A^-dag_qq D_qp) gamma5
+
+(D^dag = gamma5 D gamma5, and A commutes with gamma5, being block diagonal in chirality). Every
+field an operator writes, intermediate ones included, is stored in its precision; its input is
+converted to it first. The hopping term computes the interior rows while the halo faces are in flight
+(``overlap``), then the boundary rows, which gives the same numbers as computing all rows at once.
+"""
+
+import numpy as np
+
+from ..errors import HpcmixError
+from ..fields.field import Field
+from ..fields.full import FullField, FullSpace
+from ..fields.halo import Halo
+from ..fields.layout import EvenOddLayout
+from ..fields.links import RowLinks
+from ..fields.space import FieldSpace
+from ..precision import DOUBLE
+from .base import LinearOperator
+
+
+def chiral_blocks(layout, parity, matrices, real_dtype):
+    """The 12x12 site matrices ``matrices[t, z, y, x, 12, 12]`` (index 3 spin + colour) of ``parity`` as
+    ``[row, 144, Xh]`` reals of their two 6x6 diagonal blocks (spins (0, 1) and (2, 3)); a matrix that
+    mixes the chiralities is an error."""
+    m = layout.to_rows(matrices, parity)                                  # [nrows, Xh, 12, 12]
+    off = max(np.abs(m[..., :6, 6:]).max(initial=0.0), np.abs(m[..., 6:, :6]).max(initial=0.0))
+    if off > 1e-12 * max(np.abs(m).max(initial=0.0), 1.0):
+        raise HpcmixError("the site term mixes the two chiralities (gamma5 does not commute with it); the "
+                          "backend's even-odd fields need it block diagonal in chirality")
+    blocks = np.stack([m[..., :6, :6], m[..., 6:, 6:]], axis=2)              # [nrows, Xh, 2, 6, 6]
+    reals = np.ascontiguousarray(blocks).reshape(m.shape[:2] + (72,)).view(np.float64)
+    return np.ascontiguousarray(np.swapaxes(reals, 1, 2)).astype(real_dtype)
+
+
+class WilsonFields:
+    """``dirac`` (a :class:`~hpcmix.operators.wilson.WilsonDirac`) on ``backend``'s half-lattice fields
+    stored in ``precision`` with links compressed to ``reconstruct``; :meth:`at` gives it in others."""
+
+    def __init__(self, dirac, backend, precision=DOUBLE, reconstruct=18, layout=None, overlap=True, base=None):
+        self.dirac, self.backend, self.precision, self.reconstruct = dirac, backend, precision, reconstruct
+        self.lattice = dirac.lattice
+        self.layout = layout or EvenOddLayout(self.lattice)
+        self.overlap = overlap
+        self.base = base or self
+        self.links = RowLinks(self.layout, dirac.gauge.U, precision, reconstruct, dirac.boundary, backend)
+        self.spaces = [FieldSpace(self.layout, p, backend, 24) for p in (0, 1)]
+        self.space = FullSpace(self.spaces)
+        self.flops = dirac.flops
+        self._blocks = {}
+        self._views = {} if base is None else None
+        self._k = {name: backend.kernel(name) for name in ("wilson_hop", "site_blocks", "lincomb", "gamma5")}
+
+    def at(self, precision, reconstruct=None):
+        """This operator in ``precision`` with ``reconstruct`` (default 18), built once."""
+        reconstruct = 18 if reconstruct is None else reconstruct
+        base = self.base
+        if precision is base.precision and reconstruct == base.reconstruct:
+            return base
+        key = (precision.name, reconstruct)
+        if key not in base._views:
+            base._views[key] = WilsonFields(self.dirac, self.backend, precision, reconstruct, self.layout,
+                                            self.overlap, base)
+        return base._views[key]
+
+    # ---- the canonical layout at the deck boundary -----------------------------------------------
+    def import_field(self, array):
+        """The canonical local spinor ``array[t, z, y, x, 4, 3]`` as a double :class:`FullField`."""
+        return FullField(*(Field.from_canonical(self.layout, p, DOUBLE, array, self.backend) for p in (0, 1)))
+
+    def export_field(self, full):
+        """A :class:`FullField` as the canonical complex128 array ``[t, z, y, x, 4, 3]``."""
+        out = self.lattice.zeros((4, 3))
+        for p in (0, 1):
+            full[p].to_canonical(out, (4, 3))
+        return out
+
+    # ---- building blocks (outputs stored in this precision) ----------------------------------------
+    def new(self, parity):
+        return self.spaces[parity].new(self.precision)
+
+    def stored(self, x):
+        """``x`` in this operator's precision."""
+        return self.spaces[x.parity].convert(x, self.precision)
+
+    def hop(self, x, out=None):
+        """D_w x on the other parity; interior rows while the halo is in flight where that helps."""
+        out = self.new(1 - x.parity) if out is None else out
+        halo = Halo(x).start()
+        lay, kernel = self.layout, self._k["wilson_hop"]
+        if self.overlap and lay.nghost and not lay.split[0]:
+            kernel(out, x, self.links, halo, lay.interior_rows)
+            halo.wait()
+            kernel(out, x, self.links, halo, lay.boundary_rows)
+        else:
+            halo.wait()
+            kernel(out, x, self.links, halo, lay.all_rows)
+        return out
+
+    def blocks(self, parity, inverse, dagger):
+        """The clover site term A (or A^-1, A^dag, A^-dag) of ``parity`` as chiral blocks (built once)."""
+        key = (parity, inverse, dagger)
+        if key not in self._blocks:
+            a = self.dirac.clover_inv if inverse else self.dirac.clover
+            if dagger:
+                a = np.conj(np.swapaxes(a, -1, -2))
+            self._blocks[key] = self.backend.asarray(chiral_blocks(self.layout, parity, a,
+                                                                   self.precision.real_dtype))
+        return self._blocks[key]
+
+    def site(self, x, inverse=False, dagger=False, out=None):
+        """A x (A^-1 x, A^dag x, A^-dag x) with the clover site term; None for Wilson, whose site term is
+        the scalar 4 + m (folded into the coefficients of the caller's ``lincomb``)."""
+        if self.dirac.clover is None:
+            return None
+        out = self.new(x.parity) if out is None else out
+        self._k["site_blocks"](out, x, self.blocks(x.parity, inverse, dagger))
+        return out
+
+    def _site_or_scale(self, out, a, x, c, y, dagger=False):
+        """out = A x + c y, A the site term: a lincomb with a = 4 + m for Wilson (``out`` may be ``y``)."""
+        ax = self.site(x, dagger=dagger)
+        sp = self.spaces[out.parity]
+        return sp.lincomb(out, (a, c), (x, y)) if ax is None else sp.lincomb(out, (1.0, c), (ax, y))
+
+    def mhat(self, x, dagger=False):
+        """The Schur complement (or its adjoint) on ``x``'s parity (module doc)."""
+        x = self.stored(x)
+        if dagger:
+            g = self.new(x.parity)
+            self._k["gamma5"](g, x)
+            x = g
+        t = self.hop(x)
+        s = self.site(t, inverse=True, dagger=dagger)
+        u = self.hop(t if s is None else s)
+        d = self.dirac.diagonal
+        out = self._site_or_scale(u, d, x, -0.25 if s is not None else -0.25 / d, u, dagger)
+        if dagger:
+            self._k["gamma5"](out, out)
+        return out
+
+    def schur(self, parity=0):
+        """(Mhat, prepare, reconstruct) on sites of ``parity`` (DESIGN.md's asymmetric Schur complement):
+        prepare(b) = b_p + (1/2) D_pq A_qq^-1 b_q, reconstruct(x_p, b) = (x_p, A_qq^-1 (b_q + (1/2) D_qp x_p)),
+        on :class:`FullField` s."""
+        q = 1 - parity
+        d = self.dirac.diagonal
+        op = LinearOperator(self.spaces[parity], self.mhat, lambda x: self.mhat(x, dagger=True), flops=self.flops,
+                            name="Mhat_ee", precision=self.precision, reconstruct=self.reconstruct,
+                            at=lambda p, r: self.at(p, r).schur(parity)[0])
+
+        def prepare(b):
+            bq = self.stored(b[q])
+            s = self.site(bq, inverse=True)
+            u = self.hop(bq if s is None else s)
+            return self.spaces[parity].lincomb(u, (1.0, 0.5 if s is not None else 0.5 / d), (self.stored(b[parity]), u))
+
+        def reconstruct(x, b):
+            x = self.stored(x)
+            u = self.hop(x)
+            bq = self.stored(b[q])
+            if self.dirac.clover is None:
+                xq = self.spaces[q].lincomb(u, (1.0 / d, 0.5 / d), (bq, u))
+            else:
+                xq = self.site(self.spaces[q].lincomb(u, (1.0, 0.5), (bq, u)), inverse=True)
+            return FullField(x, xq) if parity == 0 else FullField(xq, x)
+
+        return op, prepare, reconstruct
+
+    def operator(self):
+        """M = A - D_w / 2 on :class:`FullField` s (the full system's true residual)."""
+        def apply(x):
+            parts = [self.stored(x[p]) for p in (0, 1)]
+            out = [self._site_or_scale(u, self.dirac.diagonal, parts[p], -0.5, u)
+                   for p, u in ((p, self.hop(parts[1 - p])) for p in (0, 1))]
+            return FullField(*out)
+
+        return LinearOperator(self.space, apply, flops=self.flops, name="M", precision=self.precision,
+                              reconstruct=self.reconstruct)
