@@ -1,11 +1,13 @@
 """Numba CPU kernels over the even-odd row layout (:mod:`hpcmix.fields.layout`), generated as source.
 
-A kernel runs one row per task (``prange`` over the rows it is given). For each chunk of ``W``
-lanes of a row (a divisor of the row length up to ``LANES``, fixed when the kernel is generated) it
-first copies what the chunk reads into a private work array, decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the storage
-scale): the 8 neighbour rows (the x neighbours shifted by a lane, the lane that leaves the row taken
-from the column ghosts), the 8 links and the boundary phases. The per-site arithmetic then runs in
-a loop over the lanes that reads only the work array, so the compiler vectorizes it across sites.
+The threads share out blocks of the rows a kernel is given (``prange``; each block allocates its work
+array once). For each row and each chunk of ``W`` lanes (a divisor of the row length up to ``LANES``,
+fixed when the kernel is generated) a kernel first copies what the chunk reads into the work array,
+decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the
+storage scale): the 8 neighbour rows (the x neighbours shifted by a lane, the lane that leaves the row
+taken from the column ghosts), the 8 links and the boundary phases. The per-site arithmetic then runs
+in a loop over the lanes that reads only the work array, so the compiler vectorizes it across sites;
+each direction's neighbour values are read just before its statements, which keeps few of them live.
 Fixed-point outputs are encoded in the same loop (norm = max |re|, |im| / M per site).
 
 The generated module is written to the kernel cache folder (``HPCMIX_KERNEL_CACHE``, default
@@ -14,27 +16,62 @@ nothing.
 """
 
 import hashlib
+import re
 import importlib.util
 import os
 import sys
 
-#: lanes per chunk: the work array's stride (a row of more lanes is done in chunks)
-LANES = 16
+#: lanes per chunk: the work array's stride, a compile-time constant whatever the row length, so the
+#: lane loop has a fixed trip count the compiler vectorizes and one compiled kernel serves every lattice
+#: (a shorter row or last chunk fills only its first lanes: the others compute on stale values of the
+#: work array and are not written out)
+LANES = 8
+#: blocks of rows the threads share out (each allocates its work array once)
+BLOCKS = 64
 
 
 def _indent(lines, n):
     return [" " * n + s for s in lines]
 
 
-def chunk_lanes(xh):
-    """Lanes per chunk for rows of ``xh`` lanes: the largest divisor of ``xh`` up to :data:`LANES`, a
-    compile-time constant, so the lane loop has a fixed trip count the compiler vectorizes fully."""
-    return max(w for w in range(1, min(xh, LANES) + 1) if xh % w == 0)
+def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
+    """The statements copying (and decoding) a chunk's neighbours, links and phases into the work array,
+    loops over ``trip`` lanes (the constant W for a full chunk, so they vectorize; ``w`` for a short one)."""
+    return [
+        "            for d in range(8):",
+        "                nr = nbrow[d, row]",
+        "                sh = r if d == 0 else (r - 1 if d == 1 else 0)",
+        "                if sh == 0:",
+        f"                    for c in range({ncomp}):",
+        f"                        for l in range({trip}):",
+        (f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l]) * psin[nr, l0 + l]"
+         if in_fixed else
+         f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l])"),
+        "                else:",
+        f"                    for c in range({ncomp}):",
+        f"                        for l in range({trip}):",
+        "                            m = l0 + l + sh",
+        "                            if m >= xh:",
+        ("                                v = CDT(cg[0, row, c]) * cgn[0, row]" if in_fixed else
+         "                                v = CDT(cg[0, row, c])"),
+        "                            elif m < 0:",
+        ("                                v = CDT(cg[1, row, c]) * cgn[1, row]" if in_fixed else
+         "                                v = CDT(cg[1, row, c])"),
+        "                            else:",
+        ("                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
+         "                                v = CDT(psi[nr, c, m])"),
+        f"                            wk[(d * {ncomp} + c) * {W} + l] = v",
+        f"                for k in range({nlink}):",
+        f"                    for l in range({trip}):",
+        f"                        wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale",
+        f"                for l in range({trip}):",
+        f"                    wk[({ph0} + d) * {W} + l] = ph[row, d, l0 + l]",
+    ]
 
 
 def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
     """Source of ``kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale)``
-    for rows whose lane count is a multiple of ``W`` (:func:`chunk_lanes`).
+    working through rows in chunks of ``W`` lanes (:data:`LANES`).
 
     ``body`` are the statements of one site reading ``p{d}_{k}`` (neighbour d's component k),
     ``L{d}_{k}`` (link parameter k of direction d), ``ph{d}`` and writing ``o0 .. o{ncomp-1}``."""
@@ -55,51 +92,25 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
         "def kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale):",
         "    xh = psi.shape[2]",
         "    zero = CDT(0.0)",
-        "    for i in prange(rows.shape[0]):",
+        "    for i in range(first, last):",
         "        row = rows[i]",
         "        r = rpar[row]",
-        f"        wk = np.empty({nslots * W}, CDT)",
         f"        for l0 in range(0, xh, {W}):",
-        f"            w = {W}",
-        "            for d in range(8):",
-        "                nr = nbrow[d, row]",
-        "                sh = r if d == 0 else (r - 1 if d == 1 else 0)",
-        "                if sh == 0:",
-        f"                    for c in range({ncomp}):",
-        "                        for l in range(w):",
-        (f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l]) * psin[nr, l0 + l]"
-         if in_fixed else
-         f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l])"),
-        "                else:",
-        f"                    for c in range({ncomp}):",
-        "                        for l in range(w):",
-        "                            m = l0 + l + sh",
-        "                            if m >= xh:",
-        ("                                v = CDT(cg[0, row, c]) * cgn[0, row]" if in_fixed else
-         "                                v = CDT(cg[0, row, c])"),
-        "                            elif m < 0:",
-        ("                                v = CDT(cg[1, row, c]) * cgn[1, row]" if in_fixed else
-         "                                v = CDT(cg[1, row, c])"),
-        "                            else:",
-        ("                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
-         "                                v = CDT(psi[nr, c, m])"),
-        f"                            wk[(d * {ncomp} + c) * {W} + l] = v",
-        f"                for k in range({nlink}):",
-        "                    for l in range(w):",
-        f"                        wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale",
-        "                for l in range(w):",
-        f"                    wk[({ph0} + d) * {W} + l] = ph[row, d, l0 + l]",
-        "            for l in range(w):",
+        f"            w = min({W}, xh - l0)",
+        f"            if w == {W}:",
+    ] + _indent(_copy_lines(W, ncomp, nlink, in_fixed, W, link0, ph0), 4) + ["            else:"] + _indent(_copy_lines("w", ncomp, nlink, in_fixed, W, link0, ph0), 4) + [
+        f"            for l in range({W}):",
     ]
-    lane = []
-    for d in range(8):
-        lane += [f"p{d}_{k} = wk[{(spin0 + d * ncomp + k) * W} + l]" for k in range(ncomp)]
-        lane.append(f"ph{d} = wk[{(ph0 + d) * W} + l]")
+    lane, loaded = [], set()
     subs = {}
     for d in range(8):
         for k in range(nlink):
             subs[f"L{d}_{k}"] = f"wk[{(link0 + d * nlink + k) * W} + l]"
     for s in body:
+        for d in sorted({int(m) for m in re.findall(r"\bp(\d)_", s)} - loaded):   # a direction's loads just
+            loaded.add(d)                                                          # before its first use
+            lane += [f"p{d}_{k} = wk[{(spin0 + d * ncomp + k) * W} + l]" for k in range(ncomp)]
+            lane.append(f"ph{d} = wk[{(ph0 + d) * W} + l]")
         for key in sorted(subs, key=len, reverse=True):
             s = s.replace(key, subs[key])
         lane.append(s.replace(" = 0.0", " = zero"))
@@ -118,6 +129,13 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
     if out_fixed:
         L += ["            for l in range(w):",
               f"                outn[row, l0 + l] = np.float32(wk[{norm_slot * W} + l])"]
+    head = L.index("    for i in range(first, last):")
+    blocks = ["    n = rows.shape[0]",
+              f"    nblk = min(n, {BLOCKS})",
+              "    for b in prange(nblk):",
+              f"        wk = np.zeros({nslots * W}, CDT)",
+              "        first, last = b * n // nblk, (b + 1) * n // nblk"]
+    L = L[:head] + blocks + ["    " + line for line in L[head:]]
     return "\n".join(L) + "\n"
 
 
