@@ -16,6 +16,9 @@ from hpcmix.precision import DOUBLE, HALF, QUARTER, SINGLE
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.bicgstab import BiCGstab
 from hpcmix.solvers.cg import CG
+from hpcmix.solvers.defect_correction import DefectCorrection
+from hpcmix.solvers.gcr import GCR
+from hpcmix.solvers.mr import MR
 
 BACKENDS = [NumpyBackend] + ([NumbaBackend] if NumbaBackend.available()[0] else [])
 backends = pytest.mark.parametrize("backend_cls", BACKENDS, ids=lambda c: c.name)
@@ -112,8 +115,10 @@ def test_numba_blas_bitwise_equals_reference(setup, precision):
 
 @backends
 @operators
-@pytest.mark.parametrize("solver", [CG(tol=1e-10), CG(tol=1e-10, sloppy="half", reconstruct_sloppy=12),
-                                    BiCGstab(tol=1e-10, sloppy="single")], ids=["cg", "cg_half", "bicgstab_single"])
+@pytest.mark.parametrize("solver", [
+    CG(tol=1e-10), CG(tol=1e-10, sloppy="half", reconstruct_sloppy=12), BiCGstab(tol=1e-10, sloppy="single"),
+    GCR(tol=1e-10, sloppy="single", precision_preconditioner="half", preconditioner=MR(maxiter=4)),
+    DefectCorrection(tol=1e-10, sloppy="half")], ids=["cg", "cg_half", "bicgstab_single", "gcr_mr", "defect_half"])
 def test_evenodd_solve_on_fields(setup, backend_cls, csw, solver):
     """An even-odd solve on fields reaches the tolerance on the full system (recomputed here with the
     canonical operator) and agrees with the canonical solve."""
