@@ -20,7 +20,7 @@ from hpcmix.solvers.defect_correction import DefectCorrection
 from hpcmix.solvers.gcr import GCR
 from hpcmix.solvers.precisions import resolve_precisions
 from hpcmix.solvers.mr import MR
-from hpcmix.registry import get_registry
+from hpcmix.registry import Registry, make_plugin_manager
 from lattice_helpers import random_spinor, weak_gauge
 
 TOL = 1e-10
@@ -196,7 +196,9 @@ def test_without_fallback_the_solve_stops():
 
 
 def test_fallback_chain():
-    registry = get_registry()
+    """The chain of the built-in precisions (installed plugins may add steps: float16 between quarter
+    and half)."""
+    registry = Registry(make_plugin_manager(entry_points=False))
     cfg = dict(precision="double", sloppy="quarter", precision_preconditioner="sloppy", eigensolver="same",
                reconstruct=12, reconstruct_sloppy=8)
     p = resolve_precisions(registry, cfg)
