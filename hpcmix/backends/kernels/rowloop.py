@@ -34,6 +34,35 @@ def _indent(lines, n):
     return [" " * n + s for s in lines]
 
 
+def _shifted_lines(ncomp, in_fixed, W):
+    """The x neighbours of a full chunk (lane shift sh = +1 or -1): W - 1 lanes copied as one shifted
+    run, the lane that may leave the row from the row or its column ghost."""
+    def load(c, m):
+        return f"CDT(psi[nr, {c}, {m}]) * psin[nr, {m}]" if in_fixed else f"CDT(psi[nr, {c}, {m}])"
+
+    def ghost(side):
+        return f"CDT(cg[{side}, row, c]) * cgn[{side}, row]" if in_fixed else f"CDT(cg[{side}, row, c])"
+
+    at = f"(d * {ncomp} + c) * {W}"
+    return [
+        f"                    for c in range({ncomp}):",
+        "                        if sh == 1:",
+        f"                            for l in range({W - 1}):",
+        f"                                wk[{at} + l] = {load('c', 'l0 + l + 1')}",
+        f"                            if l0 + {W} < xh:",
+        f"                                wk[{at} + {W - 1}] = {load('c', f'l0 + {W}')}",
+        "                            else:",
+        f"                                wk[{at} + {W - 1}] = {ghost(0)}",
+        "                        else:",
+        f"                            for l in range(1, {W}):",
+        f"                                wk[{at} + l] = {load('c', 'l0 + l - 1')}",
+        "                            if l0 > 0:",
+        f"                                wk[{at}] = {load('c', 'l0 - 1')}",
+        "                            else:",
+        f"                                wk[{at}] = {ghost(1)}",
+    ]
+
+
 def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
     """The statements copying (and decoding) a chunk's neighbours, links and phases into the work array,
     loops over ``trip`` lanes (the constant W for a full chunk, so they vectorize; ``w`` for a short one)."""
@@ -48,6 +77,7 @@ def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
          if in_fixed else
          f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l])"),
         "                else:",
+    ] + (_shifted_lines(ncomp, in_fixed, W) if trip == W else [
         f"                    for c in range({ncomp}):",
         f"                        for l in range({trip}):",
         "                            m = l0 + l + sh",
@@ -61,6 +91,7 @@ def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
         ("                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
          "                                v = CDT(psi[nr, c, m])"),
         f"                            wk[(d * {ncomp} + c) * {W} + l] = v",
+    ]) + [
         f"                for k in range({nlink}):",
         f"                    for l in range({trip}):",
         f"                        wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale",
