@@ -76,10 +76,17 @@ def cmd_info(args):
     if args.dims:
         from .comm import auto_grid
         _print0(f"process grid for lattice {args.dims} on {comm.size} rank(s): {auto_grid(args.dims, comm.size)}")
-    _print0("backends:")
+    from .backends import DEFAULT_BACKEND
+    from .backends.kernels.rowloop import cache_folder
+
+    _print0(f"backends (default: {DEFAULT_BACKEND}):")
     for e in registry.entries("backends"):
         ok, why = e.obj.available()
         _print0(f"  {e.name:<10} {'available' if ok else 'not available: ' + why}")
+    if DEFAULT_BACKEND == "numba":
+        import numba
+        _print0(f"numba {numba.__version__}: {numba.get_num_threads()} thread(s) per rank (NUMBA_NUM_THREADS); "
+                f"kernel cache {cache_folder()} (HPCMIX_KERNEL_CACHE)")
     return 0
 
 

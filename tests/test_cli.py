@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import GOOD_BODY, ROOT, hpcmix, write_deck
+from hpcmix.backends import DEFAULT_BACKEND
 from mpi_helpers import run_mpi
 
 QUICKSTART = ROOT / "inputs" / "quickstart.toml"
@@ -113,6 +114,9 @@ def test_check_plugins_info(tmp_path):
     info = hpcmix("info", "--dims", "8", "8", "8", "16")
     assert info.returncode == 0 and "MPI: MPICH" in info.stdout, info.stdout
     assert re.search(r"numpy +available", info.stdout) and "[1, 1, 1, 1]" in info.stdout
+    assert f"backends (default: {DEFAULT_BACKEND})" in info.stdout
+    if DEFAULT_BACKEND == "numba":
+        assert "thread(s) per rank" in info.stdout and "kernel cache" in info.stdout
 
 
 def test_save_and_reload_gauge_through_decks(tmp_path):
