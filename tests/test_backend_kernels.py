@@ -78,3 +78,22 @@ def test_numba_equals_numpy_reference_in_double(setup):
         backend.kernel("wilson_hop")(out, src, links, Halo(src).start().wait(), np.arange(layout.nrows, dtype=np.int32))
         results.append(out.local.copy())
     assert np.abs(results[0] - results[1]).max() <= 1e-14 * np.abs(results[0]).max()
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="numba not installed")
+def test_wide_chunks_and_short_last_chunk():
+    """Rows of 24 lanes in single: a full 16-lane chunk, then a chunk whose last 8 lanes are unused."""
+    lattice = Lattice([48, 2, 2, 4])
+    gauge = GaugeField.weak(lattice, 3, 0.3)
+    dirac = WilsonDirac(gauge, 0.1, boundary=(-1, 1, 1, -1))
+    rng = np.random.default_rng(4)
+    psi = rng.standard_normal(lattice.shape + (4, 3)) + 1j * rng.standard_normal(lattice.shape + (4, 3))
+    layout = EvenOddLayout(lattice)
+    backend = NumbaBackend()
+    links = RowLinks(layout, gauge.U, SINGLE, 18, dirac.boundary, backend)
+    src = Field.from_canonical(layout, 1, SINGLE, psi, backend)
+    expected = dirac.hop(src.to_canonical(np.zeros_like(psi), (4, 3))) * (lattice.parity == 0)[..., None, None]
+    out = Field.zeros(layout, 0, SINGLE, 24, backend)
+    backend.kernel("wilson_hop")(out, src, links, Halo(src).start().wait(), layout.all_rows)
+    got = out.to_canonical(np.zeros_like(psi), (4, 3))
+    assert np.abs(got - expected).max() <= 1e-6 * np.abs(expected).max()

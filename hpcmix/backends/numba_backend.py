@@ -63,10 +63,11 @@ class NumbaBackend(Backend):
         return np.asarray(host_array)
 
     # ---- compiled kernels ------------------------------------------------------------------------
-    def _wilson_kernel(self, reconstruct, in_fixed, out_fixed, compute):
-        """The generated Wilson hop for this storage kind, reconstruct and compute type (loaded once per
-        process; numba compiles it on the first call or loads it from its cache)."""
-        key = (reconstruct, in_fixed, out_fixed, compute, rowloop.LANES)
+    def _wilson_kernel(self, reconstruct, in_fixed, out_fixed, compute, xh):
+        """The generated Wilson hop for this storage kind, reconstruct, compute type and chunk width for rows
+        of ``xh`` lanes (loaded once per process; numba compiles it on the first call or loads it from its
+        cache)."""
+        key = (reconstruct, in_fixed, out_fixed, compute, rowloop.lanes(xh, compute, in_fixed or out_fixed))
         body = lambda: wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}")  # noqa: E731
         return self._generated(key, lambda: rowloop.hop_kernel_source(body(), 24, *key))
 
@@ -125,7 +126,8 @@ class NumbaBackend(Backend):
         if fixed_point(psi) is None or fixed_point(out) is None:
             return reference.wilson_hop(out, psi, links, halo, rows)
         compute = np.dtype(psi.precision.real_dtype).name
-        key = self._wilson_kernel(links.reconstruct, psi.norm is not None, out.norm is not None, compute)
+        key = self._wilson_kernel(links.reconstruct, psi.norm is not None, out.norm is not None, compute,
+                                  out.layout.xh)
         p = out.parity
         scale = getattr(out.precision, "scale", 0)
         self._run(key, out.data, _norm(out), psi.data, _norm(psi), halo.cg, halo.cgn, links.params[p], links.scale,

@@ -1,8 +1,8 @@
 """Numba CPU kernels over the even-odd row layout (:mod:`hpcmix.fields.layout`), generated as source.
 
 The threads share out blocks of the rows a kernel is given (``prange``; each block allocates its work
-array once). For each row and each chunk of ``W`` lanes (a divisor of the row length up to ``LANES``,
-fixed when the kernel is generated) a kernel first copies what the chunk reads into the work array,
+array once). For each row and each chunk of ``W`` lanes (:func:`lanes`: 8, or 16 for single fields on
+long rows; fixed when the kernel is generated) a kernel first copies what the chunk reads into the work array,
 decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the
 storage scale): the 8 neighbour rows (the x neighbours shifted by a lane, the lane that leaves the row
 taken from the column ghosts), the 8 links and the boundary phases. The per-site arithmetic then runs
@@ -26,6 +26,16 @@ import sys
 #: (a shorter row or last chunk fills only its first lanes: the others compute on stale values of the
 #: work array and are not written out)
 LANES = 8
+#: lanes per chunk of float32 (single) fields on rows of at least this many lanes: one full 512-bit
+#: vector; 1.8x the sites/s of 8 lanes for single reconstruct 18 on 32 x 16^3 (in-process A/B,
+#: 2026-12-01); half gained nothing from it (double was not measured)
+WIDE_LANES = 16
+
+
+def lanes(xh, compute, fixed):
+    """Lanes per chunk for rows of ``xh`` lanes: :data:`WIDE_LANES` for float32 IEEE fields on rows that
+    fill them, else :data:`LANES`."""
+    return WIDE_LANES if compute == "float32" and not fixed and xh >= WIDE_LANES else LANES
 #: blocks of rows the threads share out (each allocates its work array once)
 BLOCKS = 64
 
@@ -102,7 +112,7 @@ def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
 
 def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
     """Source of ``kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale)``
-    working through rows in chunks of ``W`` lanes (:data:`LANES`).
+    working through rows in chunks of ``W`` lanes (:func:`lanes`).
 
     ``body`` are the statements of one site reading ``p{d}_{k}`` (neighbour d's component k),
     ``L{d}_{k}`` (link parameter k of direction d), ``ph{d}`` and writing ``o0 .. o{ncomp-1}``."""
