@@ -89,12 +89,12 @@ class NumbaBackend(Backend):
 
     # ---- BLAS-1 and site terms (float64 arithmetic, as the reference) ---------------------------------
     def lincomb(self, out, coeffs, fields, accumulate=False, norm=False):
-        kinds = tuple(fixed_point(f) for f in fields)
-        if None in kinds or fixed_point(out) is None or not fields:
+        kinds, ko = tuple(fixed_point(f) for f in fields), fixed_point(out)
+        if None in kinds or ko is None or not fields:
             return reference.lincomb(out, coeffs, fields, accumulate, norm)
         dtypes = tuple(f.data.dtype.str for f in (out,) + tuple(fields))
-        key = self._generated(("lincomb", kinds, fixed_point(out), accumulate, norm, dtypes),
-                              lambda: blas.lincomb_source(kinds, fixed_point(out), accumulate, norm))
+        key = self._generated(("lincomb", kinds, ko, accumulate, norm, dtypes),
+                              lambda: blas.lincomb_source(kinds, ko, accumulate, norm))
         c = np.array([complex(v) for v in coeffs])
         partial = np.empty(out.layout.nrows)
         args = [a for f in fields for a in (f.data, _norm(f))]
@@ -123,13 +123,11 @@ class NumbaBackend(Backend):
         return None
 
     def wilson_hop(self, out, psi, links, halo, rows):
-        if fixed_point(psi) is None or fixed_point(out) is None:
+        kp, ko = fixed_point(psi), fixed_point(out)
+        if kp is None or ko is None:
             return reference.wilson_hop(out, psi, links, halo, rows)
-        compute = np.dtype(psi.precision.real_dtype).name
-        key = self._wilson_kernel(links.reconstruct, psi.norm is not None, out.norm is not None, compute,
-                                  out.layout.xh)
+        real = psi.precision.real_dtype
+        key = self._wilson_kernel(links.reconstruct, kp, ko, real.name, out.layout.xh)
         p = out.parity
-        scale = getattr(out.precision, "scale", 0)
         self._run(key, out.data, _norm(out), psi.data, _norm(psi), halo.cg, halo.cgn, links.params[p], links.scale,
-                  links.phase[p], out.layout.row_parity[p], out.layout.row_neighbour, rows,
-                  psi.precision.real_dtype.type(scale))
+                  links.phase[p], out.layout.row_parity[p], out.layout.row_neighbour, rows, real.type(_scale(out)))
