@@ -6,6 +6,7 @@ NRANKS=${1:-4}
 DECK=${2:-inputs/quickstart.toml}
 HOSTS=${3:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export NUMBA_NUM_THREADS=${NUMBA_NUM_THREADS:-$OMP_NUM_THREADS}   # numba kernels: threads per rank
 hostopt=()
 [ -n "$HOSTS" ] && hostopt=(-f "$HOSTS")
 # OMPI_COMM_WORLD_LOCAL_RANK (Open MPI) or MPI_LOCALRANKID (MPICH/Hydra) is the node-local rank.

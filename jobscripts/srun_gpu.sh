@@ -11,6 +11,7 @@
 set -euo pipefail
 DECK=${1:-inputs/quickstart.toml}
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+export NUMBA_NUM_THREADS=${NUMBA_NUM_THREADS:-$OMP_NUM_THREADS}   # numba kernels: threads per rank
 # Use the cluster's MPI: build mpi4py against it once (pip install --no-binary=mpi4py mpi4py) and
 # do not install the mpich wheel in that environment.
 srun --cpu-bind=cores --gpu-bind=none \

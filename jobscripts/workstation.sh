@@ -4,5 +4,5 @@
 set -euo pipefail
 NRANKS=${1:-4}
 DECK=${2:-inputs/quickstart.toml}
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=${NUMBA_NUM_THREADS:-1}
 exec mpiexec -n "$NRANKS" hpcmix run "$DECK"
