@@ -6,7 +6,7 @@ triad; then for each backend (``--backends``, default numpy and numba) and each 
 with every link compression it stores (18, 12, 8), on half-lattice fields in the even-odd row layout:
 the Wilson hop D_eo and the clover dslash A_oo^-1 D_oe (the hop, then the clover site term); the
 Wilson-clover M as a scipy.sparse CSR matrix (checked against ``WilsonDirac.M`` to 1e-12 before it is
-timed); and the asqtad staggered dslash (u0 = 0.9) on canonical numpy arrays (no backend kernel yet).
+timed); and the asqtad staggered hop D_eo (u0 = 0.9, links reconstruct 18) in each precision.
 All kernels are timed round-robin, so each repetition sees the same machine load, and every figure is
 the median over ``--repeat`` repetitions; compile time (numba's first calls) is reported apart.
 
@@ -17,7 +17,8 @@ Counting conventions (per site; no cache reuse counted):
           norm in fixed point), a link 18/12/8 reals (single reconstruct 18: 1440 bytes, half
           reconstruct 12: 660); clover dslash: the hop + the intermediate spinor read and the output
           written + the clover blocks as stored (two 6x6 complex blocks, 144 reals of the precision's
-          compute type); asqtad: 16 x (link + colour vector) + 6 reals written, in double;
+          compute type); asqtad: 16 x (link + colour vector) + the output vector, a colour vector 6 reals
+          (+ a 4-byte norm in fixed point), a link 18 reals (single: 1560 bytes, half: 848);
           CSR A @ x: what it must stream (values, column indices, row pointers, x and y once each).
   STREAM  copy moves 2 x 8 bytes per element, triad 3 x 8 (as STREAM counts: no write-allocate).
 The effective bandwidth of a kernel (counted bytes / time) over the STREAM copy bandwidth is its roofline
@@ -53,7 +54,6 @@ from hpcmix.precision import resolve
 from hpcmix.registry import get_registry
 
 CLOVER_M_FLOPS = DSLASH_FLOPS + CLOVER_FLOPS + 48
-ASQTAD_REALS = 16 * 18 + 16 * 6 + 6
 STREAM_ARRAY_BYTES = 512 * 2 ** 20     # each STREAM array, far beyond any cache
 TRIAD_BLOCK = 2 ** 15                  # elements per triad block: the temporary stays in L2
 MIN_SECONDS = 0.02                     # a timed sample repeats a kernel until it lasts this long
@@ -229,14 +229,18 @@ def csr_kernel(dirac):
     return kernel, matrix, error, built
 
 
-def staggered_kernel(gauge):
-    """The asqtad hopping term D (MILC's 1146 flops per site), complex128, on canonical numpy arrays."""
-    lat = gauge.lattice
-    stag = StaggeredDirac(gauge, STAGGERED_MASS, coefficients=asqtad_coefficients(U0))
-    chi = random_field(lat, (3,), np.complex128, seed=3)
-    return Kernel("asqtad dslash D", "double", lambda: stag.hop(chi), ASQTAD_FLOPS * lat.volume,
-                  ASQTAD_REALS * 8 * lat.volume, tags={"backend": "numpy", "operator": "asqtad", "precision": "double",
-                                                       "reconstruct": 18, "sites": lat.volume})
+def asqtad_kernel(stag, backend, precision):
+    """The asqtad hopping term D_eo (MILC's 1146 flops per site) of ``stag`` on ``backend``'s half-lattice
+    fields in ``precision`` (links reconstruct 18), per half-lattice site (module doc for the counts)."""
+    f = stag.on_backend(backend).at(precision)
+    x = f.stored(f.import_field(random_field(stag.lattice, (3,), np.complex128, seed=3))[1])
+    out = f.new(0)
+    sites = f.layout.half_volume
+    vector = 6 * precision.bytes_per_real + (4 if precision.has_norm else 0)
+    nbytes = 16 * (vector + 18 * precision.bytes_per_real) + vector
+    return Kernel("asqtad dslash D", precision.name, lambda: f.hop(x, out), ASQTAD_FLOPS * sites, nbytes * sites,
+                  tags={"backend": backend.name, "operator": "asqtad", "precision": precision.name,
+                        "reconstruct": 18, "sites": sites})
 
 
 def measure(kernels, repeat):
@@ -291,7 +295,7 @@ def table(records, repeat, kernels):
           + ", ".join(f"{k.tags['backend']} {k.nbytes / k.seconds / 1e9:.1f} GB/s" for k in kernels
                       if k.name == "STREAM copy")
           + "; \"of STREAM\" is effective bandwidth / the larger. Fields: half-lattice sites (even-odd rows); "
-          "CSR and asqtad: the whole lattice on canonical arrays.\n")
+          "CSR: the whole lattice.\n")
     print("| backend | operator | precision | reconstruct | Msites/s | GFLOP/s | bytes/site | GB/s | of STREAM | threads |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in records:
@@ -327,10 +331,12 @@ def main(argv=None):
     dirac = WilsonDirac(gauge, MASS, csw=CSW)
     csr, matrix, error, built = csr_kernel(dirac)
     kernels = stream_kernels(STREAM_ARRAY_BYTES)
+    stag = StaggeredDirac(gauge, STAGGERED_MASS, coefficients=asqtad_coefficients(U0))
     for backend in backends:
         for precision, reconstruct in field_cases(precisions):
             kernels += field_kernels(dirac, backend, precision, reconstruct)
-    kernels += [csr, staggered_kernel(gauge)]
+        kernels += [asqtad_kernel(stag, backend, precision) for precision in precisions]
+    kernels.append(csr)
     print(f"Setup {time.perf_counter() - t0:.1f} s (CSR build {built:.1f} s, {matrix.nnz / lattice.volume:.0f} "
           f"non-zeros per site); |A x - M x| / |M x| = {error:.2e}\n")
     if not error <= 1e-12:

@@ -32,7 +32,7 @@ def load():
 
 def test_runs_at_size_4(capsys, tmp_path):
     """Every backend x operator x precision x reconstruct is measured, with the issue's byte counts
-    (single reconstruct 18: 1440 bytes per site, half reconstruct 12: 660), next to CSR and asqtad."""
+    (single reconstruct 18: 1440 bytes per site, half reconstruct 12: 660; asqtad half: 848), next to CSR."""
     path = tmp_path / "dslash.json"
     argv = ["--size", "4", "--repeat", "1", "--backends", BACKENDS, "--precisions", "double,half", "--json", str(path)]
     assert load().main(argv) == 0
@@ -48,10 +48,13 @@ def test_runs_at_size_4(capsys, tmp_path):
         for op in ("wilson", "wilson_clover"):
             for precision in ("double", "half"):
                 assert {(backend, op, precision, r) for r in (18, 12, 8)} <= keys
-    assert ("scipy", "wilson_clover", "double", 18) in keys and ("numpy", "asqtad", "double", 18) in keys
+        assert {(backend, "asqtad", precision, 18) for precision in ("double", "half")} <= keys
+    assert ("scipy", "wilson_clover", "double", 18) in keys
     by = {(r["backend"], r["operator"], r["precision"], r["reconstruct"]): r for r in records}
     assert by["numpy", "wilson", "half", 12]["bytes_per_site"] == 660
     assert by["numpy", "wilson", "double", 18]["bytes_per_site"] == 2880
+    assert by["numpy", "asqtad", "half", 18]["bytes_per_site"] == 848
+    assert by["numpy", "asqtad", "double", 18]["bytes_per_site"] == 16 * (6 + 18) * 8 + 6 * 8
     hop = by["numpy", "wilson", "double", 18]
     assert hop["gflops"] == pytest.approx(1320 * hop["sites_per_second"] / 1e9)
 

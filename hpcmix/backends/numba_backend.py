@@ -13,9 +13,11 @@ import numpy as np
 
 from . import reference
 from .base import Backend, BackendUnavailable
-from .kernels import blas, rowloop, wilson
+from ..fields.layout import EvenOddLayout
+from .kernels import blas, rowloop, staggered, wilson
 
 _DUMMY_NORM = np.ones((1, 1), np.float32)
+_DUMMY_PHASE = np.ones((1, 1, 1), np.float32)
 
 
 def fixed_point(field):
@@ -52,7 +54,7 @@ class NumbaBackend(Backend):
         super().__init__(local_rank)
         self.compile_seconds = 0.0
         self._compiled, self._first_call = {}, set()
-        self.kernels = {"wilson_hop": self.wilson_hop, "lincomb": self.lincomb, "inner": self.inner,
+        self.kernels = {"wilson_hop": self.wilson_hop, "staggered_hop": self.staggered_hop, "lincomb": self.lincomb, "inner": self.inner,
                         "norm2": self.norm2, "site_blocks": self.site_blocks}   # the rest: the numpy reference
 
     @property
@@ -63,13 +65,21 @@ class NumbaBackend(Backend):
         return np.asarray(host_array)
 
     # ---- compiled kernels ------------------------------------------------------------------------
-    def _wilson_kernel(self, reconstruct, in_fixed, out_fixed, compute, xh):
-        """The generated Wilson hop for this storage kind, reconstruct, compute type and chunk width for rows
-        of ``xh`` lanes (loaded once per process; numba compiles it on the first call or loads it from its
-        cache)."""
-        key = (reconstruct, in_fixed, out_fixed, compute, rowloop.lanes(xh, compute, in_fixed or out_fixed))
-        body = lambda: wilson.hop(reconstruct, lambda d, k: f"L{d}_{k}")  # noqa: E731
-        return self._generated(key, lambda: rowloop.hop_kernel_source(body(), 24, *key))
+    def _hop_kernel(self, kind, links, in_fixed, out_fixed, compute, xh):
+        """The generated hop of ``kind`` ("wilson" or "staggered") for the directions, reconstruct and phases
+        of ``links``, this storage kind, compute type and chunk width for rows of ``xh`` lanes (loaded once
+        per process; numba compiles it on the first call or loads it from its cache)."""
+        ndir, phased = links.params[0].shape[1], links.phase is not None
+        W = rowloop.lanes(xh, compute, in_fixed or out_fixed)
+        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W)
+        link = lambda d, k: f"L{d}_{k}"  # noqa: E731
+        if kind == "wilson":
+            body, ncomp = (lambda: wilson.hop(links.reconstruct, link, phased)), 24
+        else:
+            body, ncomp = (lambda: staggered.hop(links.reconstruct, link, ndir, phased)), 6
+        xoff = tuple(EvenOddLayout.lane_shift(d) for d in range(ndir))
+        return self._generated(key, lambda: rowloop.hop_kernel_source(
+            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased))
 
     def _generated(self, key, make_source):
         """The kernel of ``key`` compiled from ``make_source()`` (once per process; ``key`` names the
@@ -122,12 +132,20 @@ class NumbaBackend(Backend):
         self._run(key, out.data, _norm(out), x.data, _norm(x), blocks, _scale(out), np.empty(out.layout.nrows))
         return None
 
-    def wilson_hop(self, out, psi, links, halo, rows):
+    def _hop(self, kind, out, psi, links, halo, rows):
         kp, ko = fixed_point(psi), fixed_point(out)
         if kp is None or ko is None:
-            return reference.wilson_hop(out, psi, links, halo, rows)
+            return getattr(reference, f"{kind}_hop")(out, psi, links, halo, rows)
         real = psi.precision.real_dtype
-        key = self._wilson_kernel(links.reconstruct, kp, ko, real.name, out.layout.xh)
+        key = self._hop_kernel(kind, links, kp, ko, real.name, out.layout.xh)
         p = out.parity
+        phase = _DUMMY_PHASE if links.phase is None else links.phase[p]
         self._run(key, out.data, _norm(out), psi.data, _norm(psi), halo.cg, halo.cgn, links.params[p], links.scale,
-                  links.phase[p], out.layout.row_parity[p], out.layout.row_neighbour, rows, real.type(_scale(out)))
+                  phase.astype(real, copy=False), out.layout.row_parity[p], out.layout.row_neighbour, rows,
+                  real.type(_scale(out)))
+
+    def wilson_hop(self, out, psi, links, halo, rows):
+        return self._hop("wilson", out, psi, links, halo, rows)
+
+    def staggered_hop(self, out, psi, links, halo, rows):
+        return self._hop("staggered", out, psi, links, halo, rows)

@@ -44,38 +44,71 @@ def encode_rows(out, rows, values):
 def neighbour_rows(values, halo, layout, parity, d, rows):
     """The direction-d neighbours (parity 1 - ``parity``) of the sites of ``rows``: ``[n, k, Xh]``."""
     nb = values[layout.row_neighbour[d, rows]]
-    if d > 1:
+    off = layout.lane_shift(d, layout.hops)
+    if off is None:
         return nb
-    side = 0 if d == 0 else 1
-    norm = halo.cgn[side, rows] if halo.field.norm is not None else None
-    cg = halo.field.precision.decode_reals(halo.cg[side, rows], norm, 1)
-    shift = layout.row_parity[parity][rows] - (0 if d == 0 else 1)     # lanes: xh + shift
-    out = nb.copy()
-    up, down = shift == 1, shift == -1
-    out[up, :, :-1], out[up, :, -1] = nb[up, :, 1:], cg[up]
-    out[down, :, 1:], out[down, :, 0] = nb[down, :, :-1], cg[down]
-    return out
+    xd, xh = layout.xdepth, layout.xh
+    norm = halo.cgn[:, :, rows] if halo.field.norm is not None else None
+    cg = halo.field.precision.decode_reals(halo.cg[:, :, rows], norm, 1)            # [2, xd, n, k]
+    # the row extended by its column ghosts: lanes -xd .. Xh + xd - 1
+    ext = np.concatenate([np.moveaxis(cg[1, ::-1], 0, 2), nb, np.moveaxis(cg[0], 0, 2)], axis=2)
+    shift = layout.row_parity[parity][rows] + off                                   # lanes: xh + shift
+    lanes = xd + np.arange(xh)[None, :] + shift[:, None]
+    return np.take_along_axis(ext, lanes[:, None, :], axis=2)
+
+
+def _link(links, p, rows, d):
+    """The decoded links of direction d seen from ``rows`` of parity p, phases applied: ``[n, Xh, 3, 3]``."""
+    params = links.precision.decode_params(np.swapaxes(links.params[p][rows, d], 1, 2)) * links.norm[d]
+    U = unpack(params, links.reconstruct)
+    return U if links.phase is None else U * links.phase[p][rows, d][..., None, None]
+
+
+def _complex_sites(reals, ctype, site_shape):
+    """Reals ``[n, k, Xh]`` as complex sites ``[n, Xh, *site_shape]``."""
+    n, _, xh = reals.shape
+    return np.ascontiguousarray(np.swapaxes(reals, 1, 2)).view(ctype).reshape((n, xh) + site_shape)
+
+
+def _store_sites(out, rows, acc):
+    """Store complex sites ``acc[n, Xh, ...]`` into ``out``'s ``rows``."""
+    n, xh = acc.shape[:2]
+    reals = np.ascontiguousarray(acc).reshape(n, xh, int(np.prod(acc.shape[2:]))).view(acc.real.dtype)
+    encode_rows(out, rows, np.swapaxes(reals, 1, 2))
 
 
 def wilson_hop(out, psi, links, halo, rows):
     """out = D_w psi on the sites of ``rows`` (module doc of :mod:`hpcmix.backends.kernels.wilson`)."""
     lay, p = out.layout, out.parity
-    cdt = psi.precision.real_dtype
-    ctype = np.result_type(cdt, np.complex64)
+    ctype = np.result_type(psi.precision.real_dtype, np.complex64)
     values = decode_rows(psi)
     acc = np.zeros((rows.size, lay.xh, 4, 3), ctype)
     for d in range(8):
         mu, forward = d // 2, d % 2 == 0
-        nb = neighbour_rows(values, halo, lay, p, d, rows)                         # [n, 24, Xh]
-        spinor = np.ascontiguousarray(np.swapaxes(nb, 1, 2)).view(ctype).reshape(rows.size, lay.xh, 4, 3)
-        params = links.precision.decode_params(np.swapaxes(links.params[p][rows, d], 1, 2))   # [n, Xh, R]
-        U = unpack(params, links.reconstruct) * links.phase[p][rows, d][..., None, None]
+        spinor = _complex_sites(neighbour_rows(values, halo, lay, p, d, rows), ctype, (4, 3))
+        U = _link(links, p, rows, d)
         if forward:
             acc += np.einsum("st,nxta,nxba->nxsb", P_MINUS[mu].astype(ctype), spinor, U, optimize=True)
         else:
             acc += np.einsum("st,nxta,nxab->nxsb", P_PLUS[mu].astype(ctype), spinor, U.conj(), optimize=True)
-    reals = acc.reshape(rows.size, lay.xh, 12).view(cdt)                         # [n, Xh, 24]
-    encode_rows(out, rows, np.swapaxes(reals, 1, 2))
+    _store_sites(out, rows, acc)
+
+
+def staggered_hop(out, psi, links, halo, rows):
+    """out = D psi on the sites of ``rows``, over the directions of ``links`` (8: naive, 16: asqtad;
+    module doc of :mod:`hpcmix.backends.kernels.staggered`)."""
+    lay, p = out.layout, out.parity
+    ctype = np.result_type(psi.precision.real_dtype, np.complex64)
+    values = decode_rows(psi)
+    acc = np.zeros((rows.size, lay.xh, 3), ctype)
+    for d in range(links.params[p].shape[1]):
+        v = _complex_sites(neighbour_rows(values, halo, lay, p, d, rows), ctype, (3,))
+        U = _link(links, p, rows, d)
+        if d % 2 == 0:
+            acc += np.einsum("nxab,nxb->nxa", U, v)
+        else:
+            acc -= np.einsum("nxba,nxb->nxa", U.conj(), v)
+    _store_sites(out, rows, acc)
 
 
 # ---- BLAS-1 on fields: float64 arithmetic, the result stored in the output field's precision --------------
@@ -146,5 +179,5 @@ def site_blocks(out, x, blocks):
     encode_rows(out, slice(0, n), reals)
 
 
-KERNELS = {"wilson_hop": wilson_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
+KERNELS = {"wilson_hop": wilson_hop, "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
            "site_blocks": site_blocks}

@@ -1,10 +1,11 @@
 """Halo exchange of a half-lattice field in the row layout, in its storage format.
 
 Two kinds of ghosts (:mod:`hpcmix.fields.layout`): *ghost rows* (the y, z, t neighbours on other
-ranks, written into the field's rows ``nrows ..``) and *column ghosts* ``cg[2, nrows, k]`` (and norms
-``cgn[2, nrows]``): for every row the x+ neighbour of its last lane (``cg[0]``: lane 0 of the same
-row of the x+ neighbour, this rank's own row where x is not split) and the x- neighbour of its
-first lane (``cg[1]``: lane Xh - 1). Fixed-point data travel as stored, with their norms.
+ranks, ``depth`` slices per split side, written into the field's rows ``nrows ..``) and *column ghosts*
+``cg[2, xdepth, nrows, k]`` (and norms ``cgn[2, xdepth, nrows]``): for every row, ``cg[0, j]`` is lane j
+of the same row of the x+ neighbour (x+ side of the row's last lane) and ``cg[1, j]`` lane Xh - 1 - j of
+the x- neighbour (this rank's own row where x is not split). Fixed-point data travel as stored, with
+their norms.
 
 ``start()`` posts the non-blocking sends and receives and returns at once, so a kernel can compute
 the interior rows (none of whose y, z, t neighbours is a ghost) while the faces are in flight;
@@ -21,9 +22,9 @@ class Halo:
         self.field = field
         lay = field.layout
         self.pg = lay.lattice.pg
-        nrows = lay.nrows
-        self.cg = np.empty((2, nrows, field.ncomp), field.data.dtype)
-        self.cgn = np.empty((2, nrows), np.float32) if field.norm is not None else np.ones((2, 1), np.float32)
+        shape = (2, lay.xdepth, lay.nrows)
+        self.cg = np.empty(shape + (field.ncomp,), field.data.dtype)
+        self.cgn = np.empty(shape, np.float32) if field.norm is not None else np.ones((2, 1, 1), np.float32)
         self.requests, self._unpack = [], []
 
     def _arrays(self):
@@ -32,32 +33,33 @@ class Halo:
 
     def start(self):
         f, lay, pg = self.field, self.field.layout, self.pg
-        nrows, xh = lay.nrows, lay.xh
+        nrows, xh, xd = lay.nrows, lay.xh, lay.xdepth
         cart = pg.cart
-        for d, rows in lay.face_rows.items():               # y, z, t faces where split
+        for d, send_rows in lay.send_rows.items():          # y, z, t faces where split
             mu, forward = d // 2, d % 2 == 0
             back, fwd = pg.neighbours[mu]
-            # my rows on the opposite face go to the neighbour on that side; its rows fill my ghosts
-            send_rows = lay.face_rows[d + 1 if forward else d - 1]
+            # ghost block d comes from the neighbour in direction d; my rows fill the opposite neighbour's
             source, dest = (fwd, back) if forward else (back, fwd)
             g0 = lay.ghost_start[d]
             for k, a in enumerate(self._arrays()):
                 sendbuf = np.ascontiguousarray(a[send_rows])
-                recv = np.empty((rows.size,) + a.shape[1:], a.dtype)
+                recv = np.empty((send_rows.size,) + a.shape[1:], a.dtype)
                 tag = 100 + 10 * d + k
                 self.requests += [cart.Irecv(recv, source=source, tag=tag), cart.Isend(sendbuf, dest=dest, tag=tag)]
-                self._unpack.append((a, slice(g0, g0 + rows.size), recv, sendbuf))
-        columns = [(f.data[:nrows, :, 0], f.data[:nrows, :, xh - 1], self.cg)]
+                self._unpack.append((a, slice(g0, g0 + send_rows.size), recv, sendbuf))
+        first, last = np.arange(xd), xh - 1 - np.arange(xd)
+        columns = [(np.moveaxis(f.data[:nrows][:, :, first], 2, 0), np.moveaxis(f.data[:nrows][:, :, last], 2, 0),
+                    self.cg)]
         if f.norm is not None:
-            columns.append((f.norm[:nrows, 0], f.norm[:nrows, xh - 1], self.cgn))
+            columns.append((f.norm[:nrows][:, first].T, f.norm[:nrows][:, last].T, self.cgn))
         if not lay.split[0]:
-            for first, last, target in columns:
-                target[0] = first
-                target[1] = last
+            for lo, hi, target in columns:
+                target[0] = lo
+                target[1] = hi
         else:
             back, fwd = pg.neighbours[0]
-            for k, (first, last, target) in enumerate(columns):
-                sf, sl = np.ascontiguousarray(first), np.ascontiguousarray(last)
+            for k, (lo, hi, target) in enumerate(columns):
+                sf, sl = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
                 self.requests += [cart.Irecv(target[0], source=fwd, tag=200 + k), cart.Isend(sf, dest=back, tag=200 + k),
                                   cart.Irecv(target[1], source=back, tag=210 + k), cart.Isend(sl, dest=fwd, tag=210 + k)]
                 self._unpack.append((None, None, None, (sf, sl)))

@@ -124,6 +124,7 @@ class StaggeredDirac:
         # per hop length k: the columns of W (or L) and of W^dag (or L^dag), for every mu
         self._hops = [(k, [_columns(w) for w in links], [_columns(dagger(w)) for w in links])
                       for k, links in ((1, self.fat), (3, self.long)) if links is not None]
+        self.hop_depth = 1 if self.long is None else 3       # the longest hop, in sites
         hop_flops = NAIVE_FLOPS if self.long is None else ASQTAD_FLOPS
         self.flops = (hop_flops + MASS_FLOPS) * self.lattice.volume  # global flops of one application
 
@@ -157,6 +158,11 @@ class StaggeredDirac:
             return self.at(precision, reconstruct).operator()
         return LinearOperator(self.lattice, self.M, self.Mdag, flops=self.flops, name="M", at=self.operator)
 
+    def on_backend(self, backend):
+        """This operator on ``backend``'s even-odd half-lattice fields (:class:`StaggeredFields`)."""
+        from .staggered_fields import StaggeredFields
+        return StaggeredFields(self, backend)
+
     def at(self, precision, reconstruct=None):
         """This operator with links and fields stored in ``precision`` (:class:`StaggeredView`)."""
         return view(self, StaggeredView, precision, reconstruct)
@@ -174,6 +180,14 @@ class StaggeredDirac:
 
     def parity_mask(self, parity):
         return (self.lattice.parity == parity)[..., None]
+
+    def parity_part(self, psi, parity):
+        """psi on the sites of ``parity``, zero elsewhere."""
+        return psi * self.parity_mask(parity)
+
+    def join_parities(self, parts):
+        """The field equal to ``parts[p]`` on the sites of parity p (each part vanishing off its parity)."""
+        return parts[0] + parts[1]
 
     # ---- even-odd (Schur) preconditioning ------------------------------------------------------------
     def schur(self, parity=0, precision=None, reconstruct=None):

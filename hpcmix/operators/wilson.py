@@ -93,6 +93,7 @@ class WilsonDirac:
     It works in double precision; :meth:`at` gives it in others."""
 
     precision, reconstruct = DOUBLE, 18
+    hop_depth = 1                  # the longest hop, in sites
 
     def __init__(self, gauge, mass, boundary=(1, 1, 1, -1), csw=0.0, clover=None):
         self.gauge = gauge

@@ -14,21 +14,17 @@ The asymmetric Schur complement on parity p (DESIGN.md), with q = 1 - p:
 
 (D^dag = gamma5 D gamma5, and A commutes with gamma5, being block diagonal in chirality). Every
 field an operator writes, intermediate ones included, is stored in its precision; its input is
-converted to it first. The hopping term computes the interior rows while the halo faces are in flight
-(``overlap``), then the boundary rows, which gives the same numbers as computing all rows at once.
+converted to it first. Layout, spaces, views and the overlapped hopping term are
+:class:`~hpcmix.operators.field_operator.FieldOperator`'s.
 """
 
 import numpy as np
 
 from ..errors import HpcmixError
-from ..fields.field import Field
-from ..fields.full import FullField, FullSpace
-from ..fields.halo import Halo
-from ..fields.layout import EvenOddLayout
+from ..fields.full import FullField
 from ..fields.links import RowLinks
-from ..fields.space import FieldSpace
-from ..precision import DOUBLE
 from .base import LinearOperator
+from .field_operator import FieldOperator
 
 
 def chiral_blocks(layout, parity, matrices, real_dtype):
@@ -45,69 +41,21 @@ def chiral_blocks(layout, parity, matrices, real_dtype):
     return np.ascontiguousarray(np.swapaxes(reals, 1, 2)).astype(real_dtype)
 
 
-class WilsonFields:
+class WilsonFields(FieldOperator):
     """``dirac`` (a :class:`~hpcmix.operators.wilson.WilsonDirac`) on ``backend``'s half-lattice fields
     stored in ``precision`` with links compressed to ``reconstruct``; :meth:`at` gives it in others."""
 
-    def __init__(self, dirac, backend, precision=DOUBLE, reconstruct=18, layout=None, overlap=True, base=None):
-        self.dirac, self.backend, self.precision, self.reconstruct = dirac, backend, precision, reconstruct
-        self.lattice = dirac.lattice
-        self.layout = layout or EvenOddLayout(self.lattice)
-        self.overlap = overlap
-        self.base = base or self
-        self.links = RowLinks(self.layout, dirac.gauge.U, precision, reconstruct, dirac.boundary, backend)
-        self.spaces = [FieldSpace(self.layout, p, backend, 24) for p in (0, 1)]
-        self.space = FullSpace(self.spaces)
-        self.flops = dirac.flops
+    hop_kernel = "wilson_hop"
+    site_shape = (4, 3)
+
+    def __init__(self, *args, **kwargs):
         self._blocks = {}
-        self._views = {} if base is None else None
-        self._k = {name: backend.kernel(name) for name in ("wilson_hop", "site_blocks", "lincomb", "gamma5")}
+        super().__init__(*args, **kwargs)
+        self._k = {name: self.backend.kernel(name) for name in ("site_blocks", "gamma5")}
 
-    def at(self, precision, reconstruct=None):
-        """This operator in ``precision`` with ``reconstruct`` (default 18), built once."""
-        reconstruct = 18 if reconstruct is None else reconstruct
-        base = self.base
-        if precision is base.precision and reconstruct == base.reconstruct:
-            return base
-        key = (precision.name, reconstruct)
-        if key not in base._views:
-            base._views[key] = WilsonFields(self.dirac, self.backend, precision, reconstruct, self.layout,
-                                            self.overlap, base)
-        return base._views[key]
-
-    # ---- the canonical layout at the deck boundary -----------------------------------------------
-    def import_field(self, array):
-        """The canonical local spinor ``array[t, z, y, x, 4, 3]`` as a double :class:`FullField`."""
-        return FullField(*(Field.from_canonical(self.layout, p, DOUBLE, array, self.backend) for p in (0, 1)))
-
-    def export_field(self, full):
-        """A :class:`FullField` as the canonical complex128 array ``[t, z, y, x, 4, 3]``."""
-        out = self.lattice.zeros((4, 3))
-        for p in (0, 1):
-            full[p].to_canonical(out, (4, 3))
-        return out
-
-    # ---- building blocks (outputs stored in this precision) ----------------------------------------
-    def new(self, parity):
-        return self.spaces[parity].new(self.precision)
-
-    def stored(self, x):
-        """``x`` in this operator's precision."""
-        return self.spaces[x.parity].convert(x, self.precision)
-
-    def hop(self, x, out=None):
-        """D_w x on the other parity; interior rows while the halo is in flight where that helps."""
-        out = self.new(1 - x.parity) if out is None else out
-        halo = Halo(x).start()
-        lay, kernel = self.layout, self._k["wilson_hop"]
-        if self.overlap and lay.nghost and not lay.split[0]:
-            kernel(out, x, self.links, halo, lay.interior_rows)
-            halo.wait()
-            kernel(out, x, self.links, halo, lay.boundary_rows)
-        else:
-            halo.wait()
-            kernel(out, x, self.links, halo, lay.all_rows)
-        return out
+    def make_links(self):
+        return RowLinks.wilson(self.layout, self.dirac.gauge.U, self.precision, self.reconstruct, self.dirac.boundary,
+                               self.backend)
 
     def blocks(self, parity, inverse, dagger):
         """The clover site term A (or A^-1, A^dag, A^-dag) of ``parity`` as chiral blocks (built once)."""

@@ -58,8 +58,9 @@ class EvenOddNormal:
     """Solves (M^dag M) x = b for operators whose M^dag M is parity-diagonal (staggered:
     M^dag M = 4 m^2 - D^2). With ``evenodd`` the even and odd parts are separate solves with
     ``inner`` on ``dirac.normal_operator(parity)`` (as MILC's ks_congrad on each parity), otherwise
-    one solve on the whole lattice. The record combines both solves and reports the true residual
-    |b - M^dag M x| / |b| of the full system."""
+    one solve on the whole lattice. ``dirac.parity_part`` and ``dirac.join_parities`` split and join
+    its fields (masked canonical arrays, or a backend's half-lattice fields). The record combines both
+    solves and reports the true residual |b - M^dag M x| / |b| of the full system."""
 
     name = "evenodd_normal"
 
@@ -74,15 +75,15 @@ class EvenOddNormal:
         full = dirac.normal_operator()
         if not self.evenodd:
             return self.inner.solve(full, b, x0)
-        total = None
-        x = np.zeros_like(b)
+        total, parts = None, []
         for parity in (0, 1):
-            keep = dirac.parity_mask(parity)
-            res = self.inner.solve(dirac.normal_operator(parity), b * keep, None if x0 is None else x0 * keep)
-            x += res.x * keep
+            res = self.inner.solve(dirac.normal_operator(parity), dirac.parity_part(b, parity),
+                                   None if x0 is None else dirac.parity_part(x0, parity))
+            parts.append(res.x)
             total = res if total is None else total.absorb(res, repeated=False)
+        x = dirac.join_parities(parts)
         bnorm = np.sqrt(full.space.norm2(b))
-        true_res = float(np.sqrt(full.space.norm2(b - full(x))) / bnorm) if bnorm > 0 else 0.0
+        true_res = float(np.sqrt(full.space.norm2(residual(full, b, x))) / bnorm) if bnorm > 0 else 0.0
         total.x = x
         total.true_residual = true_res
         total.converged = bool(true_res <= self.inner.tol)

@@ -10,6 +10,7 @@ indices; a source with another number of components, such as a file source, has 
 import numpy as np
 
 from ..errors import SolverError
+from ..fields.layout import unsupported
 from ..params import LATEST, Component, Param, Ref
 from ..solvers import EvenOdd, EvenOddNormal, make_solver
 from .base import Stage
@@ -134,15 +135,22 @@ class PropagatorStage(Stage):
     def inverse(dirac, solver, cfg, ctx):
         """The inverse operator for the requested system and preconditioning: even-odd solves of operators
         that run on the backend's fields (``on_backend``) run there, the rest on canonical numpy arrays."""
-        if cfg["solve"] == "MdagM":
+        fields, normal = None, cfg["solve"] == "MdagM"
+        if cfg["evenodd"] and hasattr(dirac, "on_backend") and (not normal or hasattr(dirac, "normal_operator")):
+            problem = unsupported(ctx.lattice, dirac.hop_depth)
+            if problem is None:
+                fields = dirac.on_backend(ctx.backend)
+            else:
+                ctx.log(f"  {problem}: the even-odd solve runs on canonical numpy arrays, not on backend "
+                        f"'{ctx.backend.name}'")
+        if normal:
+            if fields is not None:
+                return OnFields(EvenOddNormal(solver), fields)
             if hasattr(dirac, "normal_operator"):
                 return EvenOddNormal(solver, evenodd=cfg["evenodd"])(dirac)
             return solver(dirac.operator().normal())
-        if cfg["evenodd"] and hasattr(dirac, "on_backend"):
-            if ctx.lattice.local_dims[0] % 2 == 0:
-                return OnFields(EvenOdd(solver), dirac.on_backend(ctx.backend))
-            ctx.log(f"  local x extent {ctx.lattice.local_dims[0]} is odd: the even-odd solve runs on canonical "
-                    f"numpy arrays, not on backend '{ctx.backend.name}'")
+        if fields is not None:
+            return OnFields(EvenOdd(solver), fields)
         if cfg["evenodd"] and hasattr(dirac, "schur"):
             return EvenOdd(solver)(dirac)
         return solver(dirac.operator())

@@ -4,8 +4,9 @@ The threads share out blocks of the rows a kernel is given (``prange``; each blo
 array once). For each row and each chunk of ``W`` lanes (:func:`lanes`: 8, or 16 for single fields on
 long rows; fixed when the kernel is generated) a kernel first copies what the chunk reads into the work array,
 decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the
-storage scale): the 8 neighbour rows (the x neighbours shifted by a lane, the lane that leaves the row
-taken from the column ghosts), the 8 links and the boundary phases. The per-site arithmetic then runs
+storage scale of their direction): per direction (8 for Wilson, 16 for asqtad) the neighbour row (the
+x neighbours shifted by one or two lanes, the lanes that leave the row taken from the column ghosts),
+the link and, where the links carry no phases, the boundary phase. The per-site arithmetic then runs
 in a loop over the lanes that reads only the work array, so the compiler vectorizes it across sites;
 each direction's neighbour values are read just before its statements, which keeps few of them live.
 Fixed-point outputs are encoded in the same loop (norm = max |re|, |im| / M per site).
@@ -36,6 +37,8 @@ def lanes(xh, compute, fixed):
     """Lanes per chunk for rows of ``xh`` lanes: :data:`WIDE_LANES` for float32 IEEE fields on rows that
     fill them, else :data:`LANES`."""
     return WIDE_LANES if compute == "float32" and not fixed and xh >= WIDE_LANES else LANES
+
+
 #: blocks of rows the threads share out (each allocates its work array once)
 BLOCKS = 64
 
@@ -44,116 +47,135 @@ def _indent(lines, n):
     return [" " * n + s for s in lines]
 
 
-def _shifted_lines(ncomp, in_fixed, W):
-    """The x neighbours of a full chunk (lane shift sh = +1 or -1): W - 1 lanes copied as one shifted
-    run, the lane that may leave the row from the row or its column ghost."""
-    def load(c, m):
-        return f"CDT(psi[nr, {c}, {m}]) * psin[nr, {m}]" if in_fixed else f"CDT(psi[nr, {c}, {m}])"
+def _load(in_fixed, m):
+    return f"CDT(psi[nr, c, {m}]) * psin[nr, {m}]" if in_fixed else f"CDT(psi[nr, c, {m}])"
 
-    def ghost(side):
-        return f"CDT(cg[{side}, row, c]) * cgn[{side}, row]" if in_fixed else f"CDT(cg[{side}, row, c])"
 
+def _ghost(in_fixed, side, j):
+    return f"CDT(cg[{side}, {j}, row, c]) * cgn[{side}, {j}, row]" if in_fixed else f"CDT(cg[{side}, {j}, row, c])"
+
+
+def _shifted_lines(sh, ncomp, in_fixed, W):
+    """The neighbours of a full chunk shifted by ``sh`` lanes (a constant): the lanes whose neighbour is
+    in the row copied as one shifted run, the |sh| lanes at the chunk's edge from the row or its
+    column ghosts."""
     at = f"(d * {ncomp} + c) * {W}"
+    k = abs(sh)
+    if sh > 0:
+        run, edge, test, ghost = (f"range({W - k})", f"range({W - k}, {W})", "m < xh", _ghost(in_fixed, 0, "m - xh"))
+    else:
+        run, edge, test, ghost = (f"range({k}, {W})", f"range({k})", "m >= 0", _ghost(in_fixed, 1, "-m - 1"))
     return [
-        f"                    for c in range({ncomp}):",
-        "                        if sh == 1:",
-        f"                            for l in range({W - 1}):",
-        f"                                wk[{at} + l] = {load('c', 'l0 + l + 1')}",
-        f"                            if l0 + {W} < xh:",
-        f"                                wk[{at} + {W - 1}] = {load('c', f'l0 + {W}')}",
-        "                            else:",
-        f"                                wk[{at} + {W - 1}] = {ghost(0)}",
-        "                        else:",
-        f"                            for l in range(1, {W}):",
-        f"                                wk[{at} + l] = {load('c', 'l0 + l - 1')}",
-        "                            if l0 > 0:",
-        f"                                wk[{at}] = {load('c', 'l0 - 1')}",
-        "                            else:",
-        f"                                wk[{at}] = {ghost(1)}",
+        f"for c in range({ncomp}):",
+        f"    for l in {run}:",
+        f"        wk[{at} + l] = {_load(in_fixed, f'l0 + l + {sh}')}",
+        f"    for l in {edge}:",
+        f"        m = l0 + l + {sh}",
+        f"        if {test}:",
+        f"            wk[{at} + l] = {_load(in_fixed, 'm')}",
+        "        else:",
+        f"            wk[{at} + l] = {ghost}",
     ]
 
 
-def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0):
+def _short_lines(ncomp, in_fixed, W):
+    """The neighbours of a short chunk (``w`` lanes) shifted by a runtime ``sh``."""
+    return [
+        f"for c in range({ncomp}):",
+        "    for l in range(w):",
+        "        m = l0 + l + sh",
+        "        if m >= xh:",
+        f"            v = {_ghost(in_fixed, 0, 'm - xh')}",
+        "        elif m < 0:",
+        f"            v = {_ghost(in_fixed, 1, '-m - 1')}",
+        "        else:",
+        f"            v = {_load(in_fixed, 'm')}",
+        f"        wk[(d * {ncomp} + c) * {W} + l] = v",
+    ]
+
+
+def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased):
     """The statements copying (and decoding) a chunk's neighbours, links and phases into the work array,
-    loops over ``trip`` lanes (the constant W for a full chunk, so they vectorize; ``w`` for a short one)."""
-    return [
-        "            for d in range(8):",
-        "                nr = nbrow[d, row]",
-        "                sh = r if d == 0 else (r - 1 if d == 1 else 0)",
-        "                if sh == 0:",
-        f"                    for c in range({ncomp}):",
-        f"                        for l in range({trip}):",
-        (f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l]) * psin[nr, l0 + l]"
-         if in_fixed else
-         f"                            wk[(d * {ncomp} + c) * {W} + l] = CDT(psi[nr, c, l0 + l])"),
-        "                else:",
-    ] + (_shifted_lines(ncomp, in_fixed, W) if trip == W else [
-        f"                    for c in range({ncomp}):",
-        f"                        for l in range({trip}):",
-        "                            m = l0 + l + sh",
-        "                            if m >= xh:",
-        ("                                v = CDT(cg[0, row, c]) * cgn[0, row]" if in_fixed else
-         "                                v = CDT(cg[0, row, c])"),
-        "                            elif m < 0:",
-        ("                                v = CDT(cg[1, row, c]) * cgn[1, row]" if in_fixed else
-         "                                v = CDT(cg[1, row, c])"),
-        "                            else:",
-        ("                                v = CDT(psi[nr, c, m]) * psin[nr, m]" if in_fixed else
-         "                                v = CDT(psi[nr, c, m])"),
-        f"                            wk[(d * {ncomp} + c) * {W} + l] = v",
-    ]) + [
-        f"                for k in range({nlink}):",
-        f"                    for l in range({trip}):",
-        f"                        wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale",
-        f"                for l in range({trip}):",
-        f"                    wk[({ph0} + d) * {W} + l] = ph[row, d, l0 + l]",
+    loops over ``trip`` lanes (the constant W for a full chunk, so they vectorize; ``w`` for a short one).
+    ``shifts``: the nonzero lane shifts that occur."""
+    L = [
+        "for d in range(NDIR):",
+        "    nr = nbrow[d, row]",
+        "    sh = r + XOFF[d] if ISX[d] else 0",
+        "    if sh == 0:",
+        f"        for c in range({ncomp}):",
+        f"            for l in range({trip}):",
+        f"                wk[(d * {ncomp} + c) * {W} + l] = {_load(in_fixed, 'l0 + l')}",
     ]
+    if trip == W:
+        for sh in shifts:
+            L += [f"    elif sh == {sh}:"] + _indent(_shifted_lines(sh, ncomp, in_fixed, W), 8)
+    elif shifts:
+        L += ["    else:"] + _indent(_short_lines(ncomp, in_fixed, W), 8)
+    L += [
+        f"    for k in range({nlink}):",
+        f"        for l in range({trip}):",
+        f"            wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale[d]",
+    ]
+    if phased:
+        L += [f"    for l in range({trip}):",
+              f"        wk[({ph0} + d) * {W} + l] = ph[row, d, l0 + l]"]
+    return L
 
 
-def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
+def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff, phased=True):
     """Source of ``kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale)``
-    working through rows in chunks of ``W`` lanes (:func:`lanes`).
+    working through rows in chunks of ``W`` lanes (:func:`lanes`), over the directions d = 0 ..
+    len(xoff) - 1 of :mod:`hpcmix.fields.layout`: ``xoff[d]`` is the lane offset of an x direction
+    (its lanes shift by r_p(row) + xoff[d]), None for the others.
 
     ``body`` are the statements of one site reading ``p{d}_{k}`` (neighbour d's component k),
-    ``L{d}_{k}`` (link parameter k of direction d), ``ph{d}`` and writing ``o0 .. o{ncomp-1}``."""
-    spin0, link0 = 0, 8 * ncomp
-    ph0 = link0 + 8 * nlink
-    out0 = ph0 + 8
+    ``L{d}_{k}`` (link parameter k of direction d, times ``lscale[d]``), ``ph{d}`` (the real phase
+    ``ph[row, d, xh]``, read only where ``phased``) and writing ``o0 .. o{ncomp-1}``."""
+    ndir = len(xoff)
+    spin0, link0 = 0, ndir * ncomp
+    ph0 = link0 + ndir * nlink
+    out0 = ph0 + (ndir if phased else 0)
     norm_slot = out0 + ncomp
     nslots = norm_slot + 1
+    shifts = sorted({o + r for o in xoff if o is not None for r in (0, 1)} - {0})
     L = [
         "import math",
         "import numpy as np",
         "from numba import njit, prange",
         "",
         f"CDT = np.{compute}",
+        f"NDIR = {ndir}",
+        f"XOFF = np.array({[0 if o is None else o for o in xoff]}, np.int64)",
+        f"ISX = np.array({[o is not None for o in xoff]})",
         "",
         "",
         "@njit(parallel=True, fastmath=True, boundscheck=False, cache=True, nogil=True)",
         "def kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale):",
         "    xh = psi.shape[2]",
         "    zero = CDT(0.0)",
-        "    for i in range(first, last):",
-        "        row = rows[i]",
-        "        r = rpar[row]",
-        f"        for l0 in range(0, xh, {W}):",
-        f"            w = min({W}, xh - l0)",
-        f"            if w == {W}:",
-    ] + _indent(_copy_lines(W, ncomp, nlink, in_fixed, W, link0, ph0), 4) + ["            else:"] + _indent(_copy_lines("w", ncomp, nlink, in_fixed, W, link0, ph0), 4) + [
-        f"            for l in range({W}):",
+        "    n = rows.shape[0]",
+        f"    nblk = min(n, {BLOCKS})",
+        "    for b in prange(nblk):",
+        f"        wk = np.zeros({nslots * W}, CDT)",
+        "        for i in range(b * n // nblk, (b + 1) * n // nblk):",
+        "            row = rows[i]",
+        "            r = rpar[row]",
+        f"            for l0 in range(0, xh, {W}):",
+        f"                w = min({W}, xh - l0)",
+        f"                if w == {W}:",
+    ] + _indent(_copy_lines(W, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased), 20) + [
+        "                else:"] + _indent(_copy_lines("w", ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased), 20) + [
+        f"                for l in range({W}):",
     ]
     lane, loaded = [], set()
-    subs = {}
-    for d in range(8):
-        for k in range(nlink):
-            subs[f"L{d}_{k}"] = f"wk[{(link0 + d * nlink + k) * W} + l]"
     for s in body:
-        for d in sorted({int(m) for m in re.findall(r"\bp(\d)_", s)} - loaded):   # a direction's loads just
-            loaded.add(d)                                                          # before its first use
+        for d in sorted({int(m) for m in re.findall(r"\bp(\d+)_", s)} - loaded):   # a direction's loads just
+            loaded.add(d)                                                           # before its first use
             lane += [f"p{d}_{k} = wk[{(spin0 + d * ncomp + k) * W} + l]" for k in range(ncomp)]
-            lane.append(f"ph{d} = wk[{(ph0 + d) * W} + l]")
-        for key in sorted(subs, key=len, reverse=True):
-            s = s.replace(key, subs[key])
+            if phased:
+                lane.append(f"ph{d} = wk[{(ph0 + d) * W} + l]")
+        s = re.sub(r"\bL(\d+)_(\d+)\b", lambda m: f"wk[{(link0 + int(m[1]) * nlink + int(m[2])) * W} + l]", s)
         lane.append(s.replace(" = 0.0", " = zero"))
     if out_fixed:
         lane.append("s_ = zero")
@@ -163,20 +185,13 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W):
         lane.append(f"wk[{norm_slot * W} + l] = s_ / out_scale")
     else:
         lane += [f"wk[{(out0 + k) * W} + l] = o{k}" for k in range(ncomp)]
-    L += _indent(lane, 16)
-    L += [f"            for c in range({ncomp}):",
-          "                for l in range(w):",
-          f"                    out[row, c, l0 + l] = wk[({out0} + c) * {W} + l]"]
+    L += _indent(lane, 20)
+    L += [f"                for c in range({ncomp}):",
+          "                    for l in range(w):",
+          f"                        out[row, c, l0 + l] = wk[({out0} + c) * {W} + l]"]
     if out_fixed:
-        L += ["            for l in range(w):",
-              f"                outn[row, l0 + l] = np.float32(wk[{norm_slot * W} + l])"]
-    head = L.index("    for i in range(first, last):")
-    blocks = ["    n = rows.shape[0]",
-              f"    nblk = min(n, {BLOCKS})",
-              "    for b in prange(nblk):",
-              f"        wk = np.zeros({nslots * W}, CDT)",
-              "        first, last = b * n // nblk, (b + 1) * n // nblk"]
-    L = L[:head] + blocks + ["    " + line for line in L[head:]]
+        L += ["                for l in range(w):",
+              f"                    outn[row, l0 + l] = np.float32(wk[{norm_slot * W} + l])"]
     return "\n".join(L) + "\n"
 
 
