@@ -70,8 +70,8 @@ class NumbaBackend(Backend):
         of ``links``, this storage kind, compute type and chunk width for rows of ``xh`` lanes (loaded once
         per process; numba compiles it on the first call or loads it from its cache)."""
         ndir, phased = links.params[0].shape[1], links.phase is not None
-        W = rowloop.lanes(xh, compute, in_fixed or out_fixed)
-        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W)
+        W, pack = rowloop.lanes(xh, compute, in_fixed or out_fixed)
+        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack)
         link = lambda d, k: f"L{d}_{k}"  # noqa: E731
         if kind == "wilson":
             body, ncomp = (lambda: wilson.hop(links.reconstruct, link, phased)), 24
@@ -79,7 +79,7 @@ class NumbaBackend(Backend):
             body, ncomp = (lambda: staggered.hop(links.reconstruct, link, ndir, phased)), 6
         xoff = tuple(EvenOddLayout.lane_shift(d) for d in range(ndir))
         return self._generated(key, lambda: rowloop.hop_kernel_source(
-            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased))
+            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack))
 
     def _generated(self, key, make_source):
         """The kernel of ``key`` compiled from ``make_source()`` (once per process; ``key`` names the

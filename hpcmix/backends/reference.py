@@ -22,8 +22,8 @@ def _gamma():
 
 
 GAMMA = _gamma()
-P_MINUS = np.eye(4) - GAMMA
-P_PLUS = np.eye(4) + GAMMA
+#: B_mu, the upper-right 2x2 block of g_mu
+B_MATRIX = GAMMA[:, :2, 2:]
 
 
 def decode_rows(field, rows=slice(None)):
@@ -41,9 +41,10 @@ def encode_rows(out, rows, values):
         out.norm[rows] = norm
 
 
-def neighbour_rows(values, halo, layout, parity, d, rows):
-    """The direction-d neighbours (parity 1 - ``parity``) of the sites of ``rows``: ``[n, k, Xh]``."""
-    nb = values[layout.row_neighbour[d, rows]]
+def neighbour_rows(psi, halo, layout, parity, d, rows):
+    """The direction-d neighbours in ``psi`` (parity 1 - ``parity``) of the sites of ``rows``, decoded:
+    ``[n, k, Xh]`` (only the rows read are decoded: ghost rows still in flight are not)."""
+    nb = decode_rows(psi, layout.row_neighbour[d, rows])
     off = layout.lane_shift(d, layout.hops)
     if off is None:
         return nb
@@ -77,21 +78,66 @@ def _store_sites(out, rows, acc):
     encode_rows(out, rows, np.swapaxes(reals, 1, 2))
 
 
+def _sign(d):
+    """s of direction d's projector 1 + s g_mu: -1 forward, +1 backward."""
+    return -1 if d % 2 == 0 else 1
+
+
+def project(spinor, mu, s):
+    """The half spinor h = psi_up + s B_mu psi_down of ``spinor[..., 4, 3]`` (the upper spins of
+    (1 + s g_mu) psi = [h; s B^dag h]): ``[..., 2, 3]``, one addition per component."""
+    return spinor[..., :2, :] + np.einsum("st,...tc->...sc", (s * B_MATRIX[mu]).astype(spinor.dtype), spinor[..., 2:, :])
+
+
+def expand(h, mu, s):
+    """[h; s B_mu^dag h]: (1 + s g_mu) psi from its half spinor h ``[..., 2, 3]``, exactly."""
+    return np.concatenate([h, np.einsum("st,...tc->...sc", (s * B_MATRIX[mu].conj().T).astype(h.dtype), h)], axis=-2)
+
+
 def wilson_hop(out, psi, links, halo, rows):
-    """out = D_w psi on the sites of ``rows`` (module doc of :mod:`hpcmix.backends.kernels.wilson`)."""
+    """out = D_w psi on the sites of ``rows`` (module doc of :mod:`hpcmix.backends.kernels.wilson`): per
+    direction the half spinor h, then U h (or U^dag h), then the lower spins rebuilt, as the generated
+    kernels do."""
     lay, p = out.layout, out.parity
     ctype = np.result_type(psi.precision.real_dtype, np.complex64)
-    values = decode_rows(psi)
     acc = np.zeros((rows.size, lay.xh, 4, 3), ctype)
     for d in range(8):
-        mu, forward = d // 2, d % 2 == 0
-        spinor = _complex_sites(neighbour_rows(values, halo, lay, p, d, rows), ctype, (4, 3))
+        mu, s = d // 2, _sign(d)
+        h = project(_complex_sites(neighbour_rows(psi, halo, lay, p, d, rows), ctype, (4, 3)), mu, s)
         U = _link(links, p, rows, d)
-        if forward:
-            acc += np.einsum("st,nxta,nxba->nxsb", P_MINUS[mu].astype(ctype), spinor, U, optimize=True)
-        else:
-            acc += np.einsum("st,nxta,nxab->nxsb", P_PLUS[mu].astype(ctype), spinor, U.conj(), optimize=True)
+        w = np.einsum("nxab,nxsb->nxsa", U, h) if s < 0 else np.einsum("nxba,nxsb->nxsa", U.conj(), h)
+        acc += expand(w, mu, s)
     _store_sites(out, rows, acc)
+
+
+def wilson_face_pack(field, rows, d):
+    """The half spinors h (:func:`project` for direction d) of ``field``'s ``rows``, stored in its precision:
+    (data ``[n, 12, Xh]``, norm ``[n, Xh]`` or None), what a neighbouring rank needs for its ghost rows of
+    direction d."""
+    ctype = np.result_type(field.precision.real_dtype, np.complex64)
+    h = project(_complex_sites(decode_rows(field, rows), ctype, (4, 3)), d // 2, _sign(d))
+    n, xh = h.shape[:2]
+    reals = np.ascontiguousarray(h).reshape(n, xh, 6).view(h.real.dtype)
+    data, norm = field.precision.encode_reals(reals.astype(np.float64), 2)
+    return np.ascontiguousarray(np.swapaxes(data, 1, 2)), norm
+
+
+def wilson_face_unpack(field, where, data, norm, d):
+    """Write the half spinors h of :func:`wilson_face_pack` into ``field``'s rows ``where`` as the spinors
+    [h / 2; s B^dag h / 2], whose direction-d projection is h exactly (halving and B's entries 0, +-1, +-i
+    are exact; fixed point keeps the integers of h and halves the norm)."""
+    mu, s = d // 2, _sign(d)
+    if norm is not None:                                  # integers of h, norm / 2
+        q = np.ascontiguousarray(np.swapaxes(data, 1, 2), dtype=np.float64).view(np.complex128).reshape(data.shape[0], -1, 2, 3)
+        full = expand(q, mu, s).reshape(q.shape[0], q.shape[1], 12).view(np.float64)
+        field.data[where] = np.swapaxes(full, 1, 2).astype(field.data.dtype)
+        field.norm[where] = norm / np.float32(2)
+        return
+    ctype = np.result_type(field.precision.real_dtype, np.complex64)
+    h = _complex_sites(field.precision.decode_reals(data, None, 2), ctype, (2, 3))
+    full = expand(h / 2, mu, s)
+    reals = np.ascontiguousarray(full).reshape(full.shape[0], full.shape[1], 12).view(full.real.dtype)
+    field.data[where] = np.swapaxes(field.precision.encode_reals(reals, 2)[0], 1, 2)
 
 
 def staggered_hop(out, psi, links, halo, rows):
@@ -99,10 +145,9 @@ def staggered_hop(out, psi, links, halo, rows):
     module doc of :mod:`hpcmix.backends.kernels.staggered`)."""
     lay, p = out.layout, out.parity
     ctype = np.result_type(psi.precision.real_dtype, np.complex64)
-    values = decode_rows(psi)
     acc = np.zeros((rows.size, lay.xh, 3), ctype)
     for d in range(links.params[p].shape[1]):
-        v = _complex_sites(neighbour_rows(values, halo, lay, p, d, rows), ctype, (3,))
+        v = _complex_sites(neighbour_rows(psi, halo, lay, p, d, rows), ctype, (3,))
         U = _link(links, p, rows, d)
         if d % 2 == 0:
             acc += np.einsum("nxab,nxb->nxa", U, v)
@@ -179,5 +224,6 @@ def site_blocks(out, x, blocks):
     encode_rows(out, slice(0, n), reals)
 
 
-KERNELS = {"wilson_hop": wilson_hop, "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
+KERNELS = {"wilson_hop": wilson_hop, "wilson_face_pack": wilson_face_pack, "wilson_face_unpack": wilson_face_unpack,
+           "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
            "site_blocks": site_blocks}

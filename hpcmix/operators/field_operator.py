@@ -35,6 +35,11 @@ class FieldOperator:
         self.flops = dirac.flops
         self._views = {} if base is None else None
         self._hop = backend.kernel(self.hop_kernel)
+        self._faces = self.face_kernels()
+
+    def face_kernels(self):
+        """(pack, unpack) kernels of the ghost rows sent to other ranks (:class:`Halo`), or None: as stored."""
+        return None
 
     def make_links(self):
         raise NotImplementedError
@@ -75,7 +80,7 @@ class FieldOperator:
         """The hopping term from ``x``'s parity to the other; interior rows while the halo is in flight where
         that helps."""
         out = self.new(1 - x.parity) if out is None else out
-        halo = Halo(x).start()
+        halo = Halo(x, self._faces).start()
         lay = self.layout
         if self.overlap and lay.nghost and not lay.split[0]:
             self._hop(out, x, self.links, halo, lay.interior_rows)

@@ -53,6 +53,10 @@ class WilsonFields(FieldOperator):
         super().__init__(*args, **kwargs)
         self._k = {name: self.backend.kernel(name) for name in ("site_blocks", "gamma5")}
 
+    def face_kernels(self):
+        """Faces travel spin-projected: half spinors h = psi_up + s B psi_down, half the bytes of a spinor."""
+        return self.backend.kernel("wilson_face_pack"), self.backend.kernel("wilson_face_unpack")
+
     def make_links(self):
         return RowLinks.wilson(self.layout, self.dirac.gauge.U, self.precision, self.reconstruct, self.dirac.boundary,
                                self.backend)

@@ -27,16 +27,22 @@ import sys
 #: (a shorter row or last chunk fills only its first lanes: the others compute on stale values of the
 #: work array and are not written out)
 LANES = 8
-#: lanes per chunk of float32 (single) fields on rows of at least this many lanes: one full 512-bit
-#: vector; 1.8x the sites/s of 8 lanes for single reconstruct 18 on 32 x 16^3 (in-process A/B,
-#: 2026-12-01); half gained nothing from it (double was not measured)
+#: lanes per chunk of float32-computing fields (single; half on rows packed in pairs): one full 512-bit
+#: vector. In-process A/B, one thread (2026-12-01): single reconstruct 18 on 32 x 16^3 1.8x the sites/s of
+#: 8 lanes; on 16^4 (rows of 8 lanes, two rows per chunk) single 1.25x, half reconstruct 12 1.34x; half on
+#: rows of 16 lanes gained nothing (double was not measured)
 WIDE_LANES = 16
 
 
 def lanes(xh, compute, fixed):
-    """Lanes per chunk for rows of ``xh`` lanes: :data:`WIDE_LANES` for float32 IEEE fields on rows that
-    fill them, else :data:`LANES`."""
-    return WIDE_LANES if compute == "float32" and not fixed and xh >= WIDE_LANES else LANES
+    """(lanes per chunk, rows per chunk) for rows of ``xh`` lanes: :data:`WIDE_LANES` for float32 IEEE
+    fields on rows that fill them, or for float32-computing rows of half that many (two per chunk), else
+    :data:`LANES` one row at a time."""
+    if compute == "float32" and xh == WIDE_LANES // 2:
+        return WIDE_LANES, 2
+    if compute == "float32" and not fixed and xh >= WIDE_LANES:
+        return WIDE_LANES, 1
+    return LANES, 1
 
 
 #: blocks of rows the threads share out (each allocates its work array once)
@@ -55,16 +61,17 @@ def _ghost(in_fixed, side, j):
     return f"CDT(cg[{side}, {j}, row, c]) * cgn[{side}, {j}, row]" if in_fixed else f"CDT(cg[{side}, {j}, row, c])"
 
 
-def _shifted_lines(sh, ncomp, in_fixed, W):
-    """The neighbours of a full chunk shifted by ``sh`` lanes (a constant): the lanes whose neighbour is
-    in the row copied as one shifted run, the |sh| lanes at the chunk's edge from the row or its
-    column ghosts."""
-    at = f"(d * {ncomp} + c) * {W}"
+def _shifted_lines(sh, ncomp, in_fixed, W, trip, base):
+    """The neighbours of a chunk of ``trip`` lanes (the constant W, or a runtime ``w``) shifted by ``sh``
+    lanes (a constant): the lanes whose neighbour is in the row copied as one shifted run, the |sh| lanes
+    at the chunk's edge from the row or its column ghosts. Lane l of the chunk goes to ``wk[... base + l]``."""
+    at = f"(d * {ncomp} + c) * {W}{base}"
     k = abs(sh)
     if sh > 0:
-        run, edge, test, ghost = (f"range({W - k})", f"range({W - k}, {W})", "m < xh", _ghost(in_fixed, 0, "m - xh"))
+        run, edge, test, ghost = (f"range({trip} - {k})", f"range({trip} - {k}, {trip})", "m < xh",
+                                  _ghost(in_fixed, 0, "m - xh"))
     else:
-        run, edge, test, ghost = (f"range({k}, {W})", f"range({k})", "m >= 0", _ghost(in_fixed, 1, "-m - 1"))
+        run, edge, test, ghost = (f"range({k}, {trip})", f"range({k})", "m >= 0", _ghost(in_fixed, 1, "-m - 1"))
     return [
         f"for c in range({ncomp}):",
         f"    for l in {run}:",
@@ -78,26 +85,11 @@ def _shifted_lines(sh, ncomp, in_fixed, W):
     ]
 
 
-def _short_lines(ncomp, in_fixed, W):
-    """The neighbours of a short chunk (``w`` lanes) shifted by a runtime ``sh``."""
-    return [
-        f"for c in range({ncomp}):",
-        "    for l in range(w):",
-        "        m = l0 + l + sh",
-        "        if m >= xh:",
-        f"            v = {_ghost(in_fixed, 0, 'm - xh')}",
-        "        elif m < 0:",
-        f"            v = {_ghost(in_fixed, 1, '-m - 1')}",
-        "        else:",
-        f"            v = {_load(in_fixed, 'm')}",
-        f"        wk[(d * {ncomp} + c) * {W} + l] = v",
-    ]
-
-
-def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased):
-    """The statements copying (and decoding) a chunk's neighbours, links and phases into the work array,
-    loops over ``trip`` lanes (the constant W for a full chunk, so they vectorize; ``w`` for a short one).
-    ``shifts``: the nonzero lane shifts that occur."""
+def _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased):
+    """The statements copying (and decoding) the neighbours, links and phases of ``trip`` lanes of ``row``
+    from lane ``l0`` into the work array from lane ``base`` (``trip`` the constant W and ``base`` "" for a full
+    chunk, so the loops vectorize; a runtime ``w`` and " + base" for rows shorter than a chunk, packed
+    side by side). ``shifts``: the nonzero lane shifts that occur."""
     L = [
         "for d in range(NDIR):",
         "    nr = nbrow[d, row]",
@@ -105,27 +97,25 @@ def _copy_lines(trip, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased):
         "    if sh == 0:",
         f"        for c in range({ncomp}):",
         f"            for l in range({trip}):",
-        f"                wk[(d * {ncomp} + c) * {W} + l] = {_load(in_fixed, 'l0 + l')}",
+        f"                wk[(d * {ncomp} + c) * {W}{base} + l] = {_load(in_fixed, 'l0 + l')}",
     ]
-    if trip == W:
-        for sh in shifts:
-            L += [f"    elif sh == {sh}:"] + _indent(_shifted_lines(sh, ncomp, in_fixed, W), 8)
-    elif shifts:
-        L += ["    else:"] + _indent(_short_lines(ncomp, in_fixed, W), 8)
+    for sh in shifts:
+        L += [f"    elif sh == {sh}:"] + _indent(_shifted_lines(sh, ncomp, in_fixed, W, trip, base), 8)
     L += [
         f"    for k in range({nlink}):",
         f"        for l in range({trip}):",
-        f"            wk[({link0} + d * {nlink} + k) * {W} + l] = CDT(lk[row, d, k, l0 + l]) * lscale[d]",
+        f"            wk[({link0} + d * {nlink} + k) * {W}{base} + l] = CDT(lk[row, d, k, l0 + l]) * lscale[d]",
     ]
     if phased:
         L += [f"    for l in range({trip}):",
-              f"        wk[({ph0} + d) * {W} + l] = ph[row, d, l0 + l]"]
+              f"        wk[({ph0} + d) * {W}{base} + l] = ph[row, d, l0 + l]"]
     return L
 
 
-def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff, phased=True):
+def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff, phased=True, pack=1):
     """Source of ``kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale)``
-    working through rows in chunks of ``W`` lanes (:func:`lanes`), over the directions d = 0 ..
+    working through rows in chunks of ``W`` lanes (:func:`lanes`; with ``pack`` > 1, for rows of exactly
+    W / pack lanes, ``pack`` rows side by side in each chunk), over the directions d = 0 ..
     len(xoff) - 1 of :mod:`hpcmix.fields.layout`: ``xoff[d]`` is the lane offset of an x direction
     (its lanes shift by r_p(row) + xoff[d]), None for the others.
 
@@ -158,16 +148,28 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
         f"    nblk = min(n, {BLOCKS})",
         "    for b in prange(nblk):",
         f"        wk = np.zeros({nslots * W}, CDT)",
-        "        for i in range(b * n // nblk, (b + 1) * n // nblk):",
-        "            row = rows[i]",
-        "            r = rpar[row]",
-        f"            for l0 in range(0, xh, {W}):",
-        f"                w = min({W}, xh - l0)",
-        f"                if w == {W}:",
-    ] + _indent(_copy_lines(W, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased), 20) + [
-        "                else:"] + _indent(_copy_lines("w", ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased), 20) + [
-        f"                for l in range({W}):",
+        "        first, last = b * n // nblk, (b + 1) * n // nblk",
+        f"        for i in range(first, last, {pack}):",
+        f"            nrow = min({pack}, last - i)",
     ]
+    copy = lambda trip, base: _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased)  # noqa: E731
+    if pack == 1:                # chunks of W lanes along the row, the last one maybe short
+        L += [f"            for l0 in range(0, xh, {W}):",
+              f"                w = min({W}, xh - l0)",
+              "                for s in range(nrow):",
+              "                    row = rows[i + s]",
+              "                    r = rpar[row]",
+              "                    base = s * w",
+              f"                    if w == {W}:"] + _indent(copy(W, ""), 24) + [
+              "                    else:"] + _indent(copy("w", " + base"), 24)
+    else:                        # rows of W / pack lanes, ``pack`` of them side by side in a chunk
+        L += ["            for l0 in range(1):",
+              f"                w = {W // pack}",
+              "                for s in range(nrow):",
+              "                    row = rows[i + s]",
+              "                    r = rpar[row]",
+              f"                    base = s * {W // pack}"] + _indent(copy(W // pack, " + base"), 20)
+    L += [f"                for l in range({W}):"]
     lane, loaded = [], set()
     for s in body:
         for d in sorted({int(m) for m in re.findall(r"\bp(\d+)_", s)} - loaded):   # a direction's loads just
@@ -186,12 +188,14 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
     else:
         lane += [f"wk[{(out0 + k) * W} + l] = o{k}" for k in range(ncomp)]
     L += _indent(lane, 20)
-    L += [f"                for c in range({ncomp}):",
-          "                    for l in range(w):",
-          f"                        out[row, c, l0 + l] = wk[({out0} + c) * {W} + l]"]
+    L += ["                for s in range(nrow):",
+          "                    row = rows[i + s]",
+          f"                    for c in range({ncomp}):",
+          "                        for l in range(w):",
+          f"                            out[row, c, l0 + l] = wk[({out0} + c) * {W} + s * w + l]"]
     if out_fixed:
-        L += ["                for l in range(w):",
-              f"                    outn[row, l0 + l] = np.float32(wk[{norm_slot * W} + l])"]
+        L += ["                    for l in range(w):",
+              f"                        outn[row, l0 + l] = np.float32(wk[{norm_slot} * {W} + s * w + l])"]
     return "\n".join(L) + "\n"
 
 
