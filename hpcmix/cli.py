@@ -1,4 +1,4 @@
-"""The ``hpcmix`` command: run, check, plugins, info, convert, bench.
+"""The ``hpcmix`` command: run, check, plugins, info, convert, report, bench.
 
 Errors a user can fix (bad deck, bad file, unconverged solve) print one line naming the file,
 stage and key, with no traceback, and exit non-zero on every rank (2 for a bad deck or file).
@@ -100,6 +100,15 @@ def cmd_convert(args):
     return 0
 
 
+def cmd_report(args):
+    from .report import report
+
+    if MPI.COMM_WORLD.size > 1:
+        raise HpcmixError("hpcmix report runs on one process: start it without mpiexec", collective=True)
+    report(args.results, html_dir=args.html, out=_print0)
+    return 0
+
+
 def cmd_bench(args):
     root = Path(__file__).resolve().parents[1] / "benchmarks"
     script = root / f"bench_{args.name}.py"
@@ -145,6 +154,12 @@ def parser():
                     help="failed checks are warnings (recorded in the output's metadata where it has a place)")
     cv.add_argument("--overwrite", action="store_true")
     cv.set_defaults(func=cmd_convert)
+    rp = sub.add_parser("report", help="tables and figures of a results file (convergence, plaquette, correlators)")
+    rp.add_argument("results", help="an HDF5 results file written by hpcmix run (or its .partial.h5)")
+    rp.add_argument("--html", metavar="DIR", default=None,
+                    help="also write DIR/index.html and its PNG figures (needs matplotlib: hpcmix[report]); DIR "
+                         "must be new, empty, or an earlier report's folder")
+    rp.set_defaults(func=cmd_report)
     b = sub.add_parser("bench", help="run a benchmark (dense, dslash, mixed, ...)")
     b.add_argument("name")
     b.add_argument("args", nargs=argparse.REMAINDER)

@@ -45,6 +45,7 @@ class DenseResult:
 float64 LU's solution and its refinement steps (so ``history[-1]`` is always the returned x's
 where one was computed). ``backward_error``: that quantity
     for the returned x (<= 16 passes HPL-MxP; inf where there is no x). ``times``: seconds per phase spent in this call.
+    ``fallback_step``: after a fallback, the index in ``history`` of the float64 LU's first entry (-1 without one).
     """
 
     x: np.ndarray | None
@@ -60,6 +61,7 @@ where one was computed). ``backward_error``: that quantity
     backward_error: float
     tol: float
     times: dict = field(default_factory=dict)
+    fallback_step: int = -1
 
     @property
     def code_name(self):
@@ -76,4 +78,5 @@ where one was computed). ``backward_error``: that quantity
                 "reason": self.reason, "fell_back": self.fell_back, "factorization": self.factorization,
                 "refinement": self.refinement, "niters": self.niters, "outer_niters": self.outer_niters,
                 "backward_error": self.backward_error, "history": list(self.history), "tol": self.tol,
-                "seconds": self.seconds, **{f"{k}_seconds": v for k, v in self.times.items()}}
+                "fallback_step": self.fallback_step, "seconds": self.seconds,
+                **{f"{k}_seconds": v for k, v in self.times.items()}}

@@ -123,7 +123,7 @@ class DenseFactorization:
             backward = math.inf
         times["refinement"] = time.perf_counter() - t0
         converged = code == SUCCESS
-        fell_back = False
+        fell_back, fallback_step = False, -1
         if not converged and fallback and self.precision is not formats.FP64:
             t1 = time.perf_counter()
             lu64 = self._factor64()
@@ -133,13 +133,15 @@ class DenseFactorization:
                            max_inner=max_inner, inner_tol=inner_tol)
             times["fallback"] = time.perf_counter() - t2
             X, converged, fell_back, backward = out64.X, out64.code == SUCCESS, True, out64.backward_error
+            fallback_step = len(history)
             history += out64.history
             reason = f"{reason}; fell back to the float64 LU" + ("" if converged else f" ({out64.reason})")
         if X is not None and vector:
             X = X[:, 0]
         return DenseResult(x=X, converged=converged, code=code, reason=reason, fell_back=fell_back,
                            factorization=self.precision.name, refinement=refinement, niters=niters,
-                           outer_niters=outer, history=history, backward_error=backward, tol=tol, times=times)
+                           outer_niters=outer, history=history, backward_error=backward, tol=tol, times=times,
+                           fallback_step=fallback_step)
 
     def _factor64(self):
         if self._lu64 is None:

@@ -30,6 +30,7 @@ class SolveResult:
     precision: str = "double"
     sloppy: str = "double"
     reliable_updates: int = 0
+    reliable_update_iterations: list = field(default_factory=list)   # ``iterations`` at each reliable update
     restarts: int = 0
     preconditioner_iterations: int = 0   # iterations of a preconditioner's inner solves, all together
     fallbacks: list = field(default_factory=list)
@@ -37,15 +38,25 @@ class SolveResult:
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)   # seconds per part (e.g. per precision)
 
+    def reliable_update(self):
+        """Count a reliable update (the iterated residual replaced by the true one) and record at which
+        iteration it happened."""
+        self.reliable_updates += 1
+        self.reliable_update_iterations.append(self.iterations)
+
     def absorb(self, other, repeated=True):
         """Fold a further solve into this record (a repeated solve counts as a restart; the solve
-        of another part of the system, e.g. the other parity, does not)."""
+        of another part of the system, e.g. the other parity, does not). The iterations at which
+        ``other``'s reliable updates and fallbacks happened are shifted to count on from this record's,
+        as its history is appended to this one's."""
+        start = self.iterations
         self.iterations += other.iterations
         self.history.extend(other.history)
         self.restarts += other.restarts + (1 if repeated else 0)
         self.reliable_updates += other.reliable_updates
+        self.reliable_update_iterations.extend(start + i for i in other.reliable_update_iterations)
         self.preconditioner_iterations += other.preconditioner_iterations
-        self.fallbacks.extend(other.fallbacks)
+        self.fallbacks.extend(dict(f, iteration=start + f["iteration"]) for f in other.fallbacks)
         self.flops += other.flops
         for k, v in other.timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
@@ -54,8 +65,10 @@ class SolveResult:
 
     def report(self):
         """The record as plain values (for HDF5 attributes and logs), without the solution;
-        ``fallbacks`` (a list of tables) and ``timings`` as JSON text, whatever they hold."""
+        ``fallbacks`` (a list of tables) and ``timings`` as JSON text, whatever they hold;
+        ``reliable_update_iterations`` as an int64 array (empty or not)."""
         out = {k: v for k, v in self.__dict__.items() if k not in ("x", "history")}
+        out["reliable_update_iterations"] = np.asarray(self.reliable_update_iterations, dtype=np.int64)
         out["gflops"] = self.flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
         out["fallbacks"] = json.dumps(self.fallbacks)
         out["timings"] = json.dumps(self.timings)

@@ -90,7 +90,7 @@ class BiCGstab(MixedPrecision, Solver):
                         sp.zero(x)
                         r = ms.residual(y)
                         r2 = sp.norm2(r)
-                        result.reliable_updates += 1
+                        result.reliable_update()
                     converged = r2 <= stop
                     if converged:
                         break

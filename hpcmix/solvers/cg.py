@@ -118,7 +118,7 @@ class CG(MixedPrecision, Solver):
                 sp.zero(x)
                 r, true_res = true_residual(y)
                 r2_iterated, r2 = r2, sp.norm2(r)
-                result.reliable_updates += 1
+                result.reliable_update()
             converged = true_res <= self.tol
             if converged:
                 break

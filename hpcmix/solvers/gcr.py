@@ -105,7 +105,7 @@ class GCR(MixedPrecision, Solver):
         while res > self.tol and result.iterations < self.maxiter:
             x, breakdown = self.cycle(ms, s, precondition)
             y, s, new = ms.correct(y, x)
-            result.reliable_updates += 1
+            result.reliable_update()
             if new <= self.tol:
                 res = new
                 break
