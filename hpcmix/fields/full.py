@@ -41,11 +41,32 @@ class FullSpace:
     def convert(self, x, precision, dtype=None):
         return FullField(*self._each("convert", x, precision, dtype))
 
+    def random_like(self, x, rng):
+        return FullField(*self._each("random_like", x, rng))
+
+    def zero(self, x):
+        self._each("zero", x)
+        return x
+
     def axpy(self, a, x, y):
         self._each("axpy", a, x, y)
         return y
 
     caxpy = axpy
+
+    def xpay(self, x, a, y):
+        self._each("xpay", x, a, y)
+        return y
+
+    def axpbypz(self, a, x, b, y, z):
+        self._each("axpbypz", a, x, b, y, z)
+        return z
+
+    def axpy_norm2(self, a, x, y):
+        return sum(self._each("axpy_norm2", a, x, y))
+
+    def lincomb(self, out, coeffs, fields):
+        return FullField(*(sp.lincomb(out[p], coeffs, [f[p] for f in fields]) for p, sp in enumerate(self.spaces)))
 
     def norm2(self, a):
         return sum(self._each("norm2", a))

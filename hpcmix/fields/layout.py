@@ -47,6 +47,9 @@ def unsupported(lattice, depth=1):
     """Why the row layout of hops up to ``depth`` cannot hold ``lattice``'s local sites (None if it can)."""
     X = lattice.local_dims[0]
     where = f"(lattice {list(lattice.dims)} on process grid {list(lattice.pg.grid)})"
+    odd = [f"{'xyzt'[mu]} = {n}" for mu, n in enumerate(lattice.dims) if n % 2]
+    if odd:
+        return f"the even-odd row layout needs even global extents, got {', '.join(odd)}"
     if X % 2:
         return (f"the even-odd row layout needs an even local x extent, got {X} {where}; choose a process grid "
                 f"that leaves the local x extent even")

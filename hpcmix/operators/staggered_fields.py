@@ -88,4 +88,5 @@ class StaggeredFields(FieldOperator):
             return FullField(*out)
 
         return LinearOperator(self.space, apply, lambda x: apply(x, -1.0), flops=self.flops, name="M",
-                              precision=self.precision, reconstruct=self.reconstruct)
+                              precision=self.precision, reconstruct=self.reconstruct,
+                              at=lambda p, r: self.at(p, r).operator())

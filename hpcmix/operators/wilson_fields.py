@@ -89,11 +89,7 @@ class WilsonFields(FieldOperator):
 
     def mhat(self, x, dagger=False):
         """The Schur complement (or its adjoint) on ``x``'s parity (module doc)."""
-        x = self.stored(x)
-        if dagger:
-            g = self.new(x.parity)
-            self._k["gamma5"](g, x)
-            x = g
+        x = self._gamma5(self.stored(x)) if dagger else self.stored(x)
         t = self.hop(x)
         s = self.site(t, inverse=True, dagger=dagger)
         u = self.hop(t if s is None else s)
@@ -131,13 +127,23 @@ class WilsonFields(FieldOperator):
 
         return op, prepare, reconstruct
 
-    def operator(self):
-        """M = A - D_w / 2 on :class:`FullField` s (the full system's true residual)."""
-        def apply(x):
-            parts = [self.stored(x[p]) for p in (0, 1)]
-            out = [self._site_or_scale(u, self.dirac.diagonal, parts[p], -0.5, u)
-                   for p, u in ((p, self.hop(parts[1 - p])) for p in (0, 1))]
-            return FullField(*out)
+    def _gamma5(self, x):
+        out = self.new(x.parity)
+        self._k["gamma5"](out, x)
+        return out
 
-        return LinearOperator(self.space, apply, flops=self.flops, name="M", precision=self.precision,
-                              reconstruct=self.reconstruct)
+    def full(self, x, dagger=False):
+        """M x = A x - D_w x / 2 on a :class:`FullField`, or M^dag x = gamma5 (A^dag - D_w / 2) gamma5 x."""
+        parts = [self._gamma5(self.stored(x[p])) if dagger else self.stored(x[p]) for p in (0, 1)]
+        out = [self._site_or_scale(u, self.dirac.diagonal, parts[p], -0.5, u, dagger)
+               for p, u in ((p, self.hop(parts[1 - p])) for p in (0, 1))]
+        if dagger:
+            for o in out:
+                self._k["gamma5"](o, o)
+        return FullField(*out)
+
+    def operator(self):
+        """M on :class:`FullField` s (the full system, and its true residual)."""
+        return LinearOperator(self.space, self.full, lambda x: self.full(x, dagger=True), flops=self.flops, name="M",
+                              precision=self.precision, reconstruct=self.reconstruct,
+                              at=lambda p, r: self.at(p, r).operator())

@@ -25,11 +25,11 @@ class Propagator:
 
 
 class OnFields:
-    """``solver`` applied to ``fields`` (an operator on a backend's fields), taking and giving canonical
-    arrays: the conversions at the deck boundary."""
+    """An inverse operator on a backend's fields (``inverse``, built on ``fields``), taking and giving
+    canonical arrays: the conversions at the deck boundary."""
 
-    def __init__(self, solver, fields):
-        self.inverse, self.fields = solver(fields), fields
+    def __init__(self, inverse, fields):
+        self.inverse, self.fields = inverse, fields
 
     def solve(self, b):
         res = self.inverse.solve(self.fields.import_field(b))
@@ -133,24 +133,26 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def inverse(dirac, solver, cfg, ctx):
-        """The inverse operator for the requested system and preconditioning: even-odd solves of operators
-        that run on the backend's fields (``on_backend``) run there, the rest on canonical numpy arrays."""
+        """The inverse operator for the requested system and preconditioning: operators that run on the
+        backend's fields (``on_backend``; the row layout needs an even local x extent) solve there, the rest
+        (Wilson M^dag M, odd local x) on canonical numpy arrays."""
         fields, normal = None, cfg["solve"] == "MdagM"
-        if cfg["evenodd"] and hasattr(dirac, "on_backend") and (not normal or hasattr(dirac, "normal_operator")):
+        if hasattr(dirac, "on_backend") and (not normal or hasattr(dirac, "normal_operator")):
             problem = unsupported(ctx.lattice, dirac.hop_depth)
             if problem is None:
                 fields = dirac.on_backend(ctx.backend)
             else:
-                ctx.log(f"  {problem}: the even-odd solve runs on canonical numpy arrays, not on backend "
-                        f"'{ctx.backend.name}'")
+                ctx.log(f"  {problem}: the solve runs on canonical numpy arrays, not on backend '{ctx.backend.name}'")
+        if fields is not None:
+            if normal:
+                inverse = EvenOddNormal(solver, evenodd=cfg["evenodd"])(fields)
+            else:
+                inverse = EvenOdd(solver)(fields) if cfg["evenodd"] else solver(fields.operator())
+            return OnFields(inverse, fields)
         if normal:
-            if fields is not None:
-                return OnFields(EvenOddNormal(solver), fields)
             if hasattr(dirac, "normal_operator"):
                 return EvenOddNormal(solver, evenodd=cfg["evenodd"])(dirac)
             return solver(dirac.operator().normal())
-        if fields is not None:
-            return OnFields(EvenOdd(solver), fields)
         if cfg["evenodd"] and hasattr(dirac, "schur"):
             return EvenOdd(solver)(dirac)
         return solver(dirac.operator())
