@@ -17,7 +17,7 @@ from ..fields.layout import EvenOddLayout
 from .kernels import blas, rowloop, staggered, wilson
 
 _DUMMY_NORM = np.ones((1, 1), np.float32)
-_DUMMY_PHASE = np.ones((1, 1, 1), np.float32)
+_DUMMY_PHASE = _DUMMY_NORM_BLOCK = np.ones((1, 1, 1), np.float32)
 
 
 def fixed_point(field):
@@ -33,6 +33,10 @@ def fixed_point(field):
 
 def _norm(field):
     return field.norm if field.norm is not None else _DUMMY_NORM
+
+
+def _norm_block(block):
+    return block.norm if block.norm is not None else _DUMMY_NORM_BLOCK
 
 
 def _scale(field):
@@ -55,7 +59,8 @@ class NumbaBackend(Backend):
         self.compile_seconds = 0.0
         self._compiled, self._first_call = {}, set()
         self.kernels = {"wilson_hop": self.wilson_hop, "staggered_hop": self.staggered_hop, "lincomb": self.lincomb, "inner": self.inner,
-                        "norm2": self.norm2, "site_blocks": self.site_blocks}   # the rest: the numpy reference
+                        "norm2": self.norm2, "site_blocks": self.site_blocks,
+                        "block_inner": self.block_inner, "block_lincomb": self.block_lincomb}   # the rest: the numpy reference
 
     @property
     def xp(self):
@@ -123,6 +128,28 @@ class NumbaBackend(Backend):
 
     def norm2(self, a):
         return self.inner(a, a).real
+
+    def block_inner(self, block, x):
+        ka, kb = fixed_point(block), fixed_point(x)
+        if ka is None or kb is None:
+            return reference.block_inner(block, x)
+        key = self._generated(("block_reduce", ka, kb, block.data.dtype.str, x.data.dtype.str),
+                              lambda: blas.block_reduce_source(ka, kb))
+        n, nrows = len(block), x.layout.nrows
+        pre, pim = np.empty((n, nrows)), np.empty((n, nrows))
+        self._run(key, block.data, _norm_block(block), x.data, _norm(x), pre, pim)
+        return pre.sum(axis=1) + 1j * pim.sum(axis=1)
+
+    def block_lincomb(self, out, coeffs, block, accumulate=False):
+        kv, ko = fixed_point(block), fixed_point(out)
+        if kv is None or ko is None:
+            return reference.block_lincomb(out, coeffs, block, accumulate)
+        key = self._generated(("block_lincomb", kv, ko, accumulate, block.data.dtype.str, out.data.dtype.str),
+                              lambda: blas.block_lincomb_source(kv, ko, accumulate))
+        c = np.array([complex(v) for v in coeffs])
+        self._run(key, out.data, _norm(out), block.data, _norm_block(block), np.ascontiguousarray(c.real),
+                  np.ascontiguousarray(c.imag), _scale(out), np.empty(out.layout.nrows))
+        return None
 
     def site_blocks(self, out, x, blocks):
         kx, ko = fixed_point(x), fixed_point(out)

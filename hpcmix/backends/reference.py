@@ -199,6 +199,17 @@ def norm2(a):
     return float(np.sum(_decode64(a) ** 2))
 
 
+def block_inner(block, x):
+    """Local <v_i, x> for every field v_i of ``block`` (:class:`~hpcmix.fields.block.FieldBlock`):
+    complex128[n], each as :func:`inner`."""
+    return np.array([inner(block[i], x) for i in range(len(block))])
+
+
+def block_lincomb(out, coeffs, block, accumulate=False):
+    """out = sum_i c_i v_i (+ out) over the fields v_i of ``block``, as :func:`lincomb`."""
+    return lincomb(out, coeffs, [block[i] for i in range(len(block))], accumulate)
+
+
 def gamma5(out, x):
     """out = gamma5 x = diag(1, 1, -1, -1) in spin (DeGrand-Rossi): components 12.. negated (exact in every
     storage, the norms unchanged)."""
@@ -226,4 +237,4 @@ def site_blocks(out, x, blocks):
 
 KERNELS = {"wilson_hop": wilson_hop, "wilson_face_pack": wilson_face_pack, "wilson_face_unpack": wilson_face_unpack,
            "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
-           "site_blocks": site_blocks}
+           "site_blocks": site_blocks, "block_inner": block_inner, "block_lincomb": block_lincomb}

@@ -12,6 +12,7 @@ whose values complex64 holds exactly). Global sums go through the process grid.
 import numpy as np
 
 from ..precision import DOUBLE, SINGLE
+from .block import FieldBlock
 from .field import Field
 
 
@@ -19,12 +20,16 @@ class FieldSpace:
     def __init__(self, layout, parity, backend, ncomp):
         self.layout, self.parity, self.backend, self.ncomp = layout, parity, backend, ncomp
         self.pg = layout.lattice.pg
-        self._k = {name: backend.kernel(name) for name in ("lincomb", "inner", "norm2")}
+        self._k = {name: backend.kernel(name) for name in ("lincomb", "inner", "norm2", "block_inner", "block_lincomb")}
 
     # ---- new fields -------------------------------------------------------------------------------
     def new(self, precision):
         """An uninitialized field of this space stored in ``precision``."""
         return Field.empty(self.layout, self.parity, precision, self.ncomp, self.backend)
+
+    def block(self, n, precision):
+        """A zero :class:`~hpcmix.fields.block.FieldBlock` of ``n`` fields of this space in ``precision``."""
+        return FieldBlock(self.layout, self.parity, precision, self.ncomp, n, self.backend)
 
     def _precision(self, x, dtype):
         if dtype is None or np.dtype(dtype) == x.dtype:
@@ -90,7 +95,16 @@ class FieldSpace:
         self._k["lincomb"](out, tuple(coeffs), tuple(fields))
         return out
 
+    def block_lincomb(self, out, coeffs, block, accumulate=False):
+        """out = sum_i c_i block[i] (+ out where ``accumulate``), one pass over the block; returns out."""
+        self._k["block_lincomb"](out, tuple(coeffs), block, accumulate)
+        return out
+
     # ---- reductions (float64, global) ---------------------------------------------------------------
+    def block_inner(self, block, x):
+        """Global <block[i], x> for every i (complex128[n]), one pass over x."""
+        return self.pg.sum_array(self._k["block_inner"](block, x))
+
     def inner(self, a, b):
         """Global <a, b> = sum conj(a) b."""
         return self.pg.sum(self._k["inner"](a, b))

@@ -97,6 +97,59 @@ def reduce_source(a_fixed, b_fixed):
     return "\n".join(L) + "\n"
 
 
+def block_lincomb_source(in_fixed, out_fixed, accumulate):
+    """``kernel(out, outn, v, vn, cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) v[i] (+ out) over the
+    fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
+    L = HEADER + ["def kernel(out, outn, v, vn, cr, ci, scale, partial):",
+                  "    nrows, nc, xh, n = partial.shape[0], out.shape[1], out.shape[2], v.shape[0]",
+                  "    for row in prange(nrows):",
+                  "        acc = 0.0",
+                  "        wk = np.empty((nc, xh))",
+                  "        for j in range(nc // 2):",
+                  "            for l in range(xh):"]
+    if accumulate:
+        L += [f"                vr = {_load('out', out_fixed, '2 * j')}",
+              f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
+    else:
+        L += ["                vr = 0.0", "                vi = 0.0"]
+    load = (lambda k: f"np.float64(np.float32(v[i, row, {k}, l]) * vn[i, row, l])") if in_fixed else \
+        (lambda k: f"np.float64(v[i, row, {k}, l])")
+    L += ["                for i in range(n):",
+          f"                    ar = {load('2 * j')}",
+          f"                    ai = {load('2 * j + 1')}",
+          "                    vr = vr + (cr[i] * ar - ci[i] * ai)",
+          "                    vi = vi + (cr[i] * ai + ci[i] * ar)",
+          "                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
+    L += _store(out_fixed, False)
+    L += ["        partial[row] = acc"]
+    return "\n".join(L) + "\n"
+
+
+def block_reduce_source(a_fixed, b_fixed):
+    """``kernel(a, an, b, bn, pre, pim)``: per field i of the block ``a[n, row, k, xh]`` and row, sum
+    conj(a[i]) b into ``pre[i, row]``, ``pim[i, row]`` (b streamed once for all i)."""
+    load_a = (lambda k: f"np.float64(np.float32(a[i, row, {k}, l]) * an[i, row, l])") if a_fixed else \
+        (lambda k: f"np.float64(a[i, row, {k}, l])")
+    L = HEADER + ["def kernel(a, an, b, bn, pre, pim):",
+                  "    n, nrows, nc, xh = a.shape[0], pre.shape[1], a.shape[2], a.shape[3]",
+                  "    for row in prange(nrows):",
+                  "        sr = np.zeros(n)",
+                  "        si = np.zeros(n)",
+                  "        for j in range(nc // 2):",
+                  "            for l in range(xh):",
+                  f"                vr = {_load('b', b_fixed, '2 * j')}",
+                  f"                vi = {_load('b', b_fixed, '2 * j + 1')}",
+                  "                for i in range(n):",
+                  f"                    ur = {load_a('2 * j')}",
+                  f"                    ui = {load_a('2 * j + 1')}",
+                  "                    sr[i] += ur * vr + ui * vi",
+                  "                    si[i] += ur * vi - ui * vr",
+                  "        for i in range(n):",
+                  "            pre[i, row] = sr[i]",
+                  "            pim[i, row] = si[i]"]
+    return "\n".join(L) + "\n"
+
+
 def site_blocks_source(in_fixed, out_fixed):
     """``kernel(out, outn, x, xn, m, scale, partial)``: out = A x with A's two 6x6 chiral blocks
     ``m[row, 144, xh]`` (reference ``site_blocks``), computed in m's dtype."""
