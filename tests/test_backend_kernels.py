@@ -1,7 +1,7 @@
 """Backend kernels on the even-odd row layout against the canonical (numpy) Wilson operator.
 
-Every backend that loads is tested (numba compiles each kernel variant once; cached on disk), in
-every precision and link compression, with boundary phases in y and t.
+Every backend that loads is tested (the ``backend`` fixture of conftest.py; numba compiles each kernel
+variant once, cached on disk), in every precision and link compression, with boundary phases in y and t.
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ from hpcmix.operators.gamma import GAMMA as CANONICAL_GAMMA
 from hpcmix.operators.wilson import WilsonDirac
 from hpcmix.precision import DOUBLE, HALF, QUARTER, SINGLE
 
-BACKENDS = [NumpyBackend] + ([NumbaBackend] if NumbaBackend.available()[0] else [])
+needs_numba = pytest.mark.skipif(not NumbaBackend.available()[0], reason="numba does not load here")
 # (precision, reconstruct, tolerance relative to max |D psi|): storage rounding of in- and output
 CASES = [(DOUBLE, 18, 1e-14), (DOUBLE, 8, 1e-13), (SINGLE, 12, 1e-6), (HALF, 12, 1e-4), (QUARTER, 18, 3e-2)]
 
@@ -50,12 +50,10 @@ def test_layout_round_trip_and_parities(setup):
     assert np.array_equal(back, psi)
 
 
-@pytest.mark.parametrize("backend_cls", BACKENDS, ids=lambda c: c.name)
 @pytest.mark.parametrize("precision,reconstruct,tol", CASES, ids=lambda v: getattr(v, "name", str(v)))
-def test_wilson_hop_matches_canonical_operator(setup, backend_cls, precision, reconstruct, tol):
+def test_wilson_hop_matches_canonical_operator(setup, backend, precision, reconstruct, tol):
     lattice, gauge, dirac, psi, layout = setup
-    backend = backend_cls()
-    links = RowLinks(layout, gauge.U, precision, reconstruct, dirac.boundary, backend)
+    links = RowLinks.wilson(layout, gauge.U, precision, reconstruct, dirac.boundary, backend)
     for p in (0, 1):
         src = Field.from_canonical(layout, 1 - p, precision, psi, backend)
         stored = src.to_canonical(np.zeros_like(psi), (4, 3))            # the input as the kernel sees it
@@ -67,12 +65,12 @@ def test_wilson_hop_matches_canonical_operator(setup, backend_cls, precision, re
         assert np.all(got[lattice.parity != p] == 0)
 
 
-@pytest.mark.skipif(len(BACKENDS) < 2, reason="numba not installed")
+@needs_numba
 def test_numba_equals_numpy_reference_in_double(setup):
     _, gauge, dirac, psi, layout = setup
     results = []
     for backend in (NumpyBackend(), NumbaBackend()):
-        links = RowLinks(layout, gauge.U, DOUBLE, 18, dirac.boundary, backend)
+        links = RowLinks.wilson(layout, gauge.U, DOUBLE, 18, dirac.boundary, backend)
         src = Field.from_canonical(layout, 1, DOUBLE, psi, backend)
         out = Field.zeros(layout, 0, DOUBLE, 24, backend)
         backend.kernel("wilson_hop")(out, src, links, Halo(src).start().wait(), np.arange(layout.nrows, dtype=np.int32))
@@ -80,7 +78,7 @@ def test_numba_equals_numpy_reference_in_double(setup):
     assert np.abs(results[0] - results[1]).max() <= 1e-14 * np.abs(results[0]).max()
 
 
-@pytest.mark.skipif(len(BACKENDS) < 2, reason="numba not installed")
+@needs_numba
 def test_wide_chunks_and_short_last_chunk():
     """Rows of 24 lanes in single: a full 16-lane chunk, then a chunk whose last 8 lanes are unused."""
     lattice = Lattice([48, 2, 2, 4])
@@ -90,7 +88,7 @@ def test_wide_chunks_and_short_last_chunk():
     psi = rng.standard_normal(lattice.shape + (4, 3)) + 1j * rng.standard_normal(lattice.shape + (4, 3))
     layout = EvenOddLayout(lattice)
     backend = NumbaBackend()
-    links = RowLinks(layout, gauge.U, SINGLE, 18, dirac.boundary, backend)
+    links = RowLinks.wilson(layout, gauge.U, SINGLE, 18, dirac.boundary, backend)
     src = Field.from_canonical(layout, 1, SINGLE, psi, backend)
     expected = dirac.hop(src.to_canonical(np.zeros_like(psi), (4, 3))) * (lattice.parity == 0)[..., None, None]
     out = Field.zeros(layout, 0, SINGLE, 24, backend)

@@ -1,7 +1,8 @@
 """The Wilson(-clover) operators and even-odd solves on every backend's fields against the canonical
 numpy operator (an independent implementation on whole-lattice arrays): the full M, the Schur complement
 and its adjoint, prepare/reconstruct, gamma5-hermiticity, the fused BLAS-1 (bitwise equal to the numpy
-reference), and whole solves in uniform and mixed precision."""
+reference), and whole solves in uniform and mixed precision, on every backend that loads (the ``backend``
+fixture of conftest.py)."""
 
 import numpy as np
 import pytest
@@ -20,8 +21,6 @@ from hpcmix.solvers.defect_correction import DefectCorrection
 from hpcmix.solvers.gcr import GCR
 from hpcmix.solvers.mr import MR
 
-BACKENDS = [NumpyBackend] + ([NumbaBackend] if NumbaBackend.available()[0] else [])
-backends = pytest.mark.parametrize("backend_cls", BACKENDS, ids=lambda c: c.name)
 operators = pytest.mark.parametrize("csw", [0.0, 1.0], ids=["wilson", "clover"])
 
 
@@ -44,12 +43,11 @@ def canonical(fields, parity_field, parity):
     return fields.export_field(FullField(parity_field, other) if parity == 0 else FullField(other, parity_field))
 
 
-@backends
 @operators
-def test_operators_match_canonical(setup, backend_cls, csw):
+def test_operators_match_canonical(setup, backend, csw):
     lattice, gauge, b = setup
     d = dirac(gauge, csw)
-    f = d.on_backend(backend_cls())
+    f = d.on_backend(backend)
     B = f.import_field(b)
     scale = np.abs(d.M(b)).max()
     assert np.abs(f.export_field(f.operator()(B)) - d.M(b)).max() <= 1e-14 * scale
@@ -64,15 +62,14 @@ def test_operators_match_canonical(setup, backend_cls, csw):
         assert np.abs(f.export_field(reconstruct(x, B)) - creconstruct(xp, b)).max() <= 1e-14 * scale
 
 
-@backends
 @operators
 @pytest.mark.parametrize("precision,reconstruct,tol", [(DOUBLE, 12, 1e-13), (SINGLE, 18, 3e-6), (HALF, 12, 2e-3)],
                          ids=["double12", "single18", "half12"])
-def test_schur_in_precision_and_gamma5_hermiticity(setup, backend_cls, csw, precision, reconstruct, tol):
+def test_schur_in_precision_and_gamma5_hermiticity(setup, backend, csw, precision, reconstruct, tol):
     """Mhat in a storage precision is the double Mhat to the precision's rounding; <y, Mhat x> =
     <Mhat^dag y, x> (the adjoint is gamma5 Mhat gamma5 with the site term daggered)."""
     _, gauge, b = setup
-    f = dirac(gauge, csw).on_backend(backend_cls())
+    f = dirac(gauge, csw).on_backend(backend)
     B = f.import_field(b)
     sp = f.spaces[0]
     exact = f.schur(0)[0](B[0])
@@ -88,7 +85,7 @@ def test_schur_in_precision_and_gamma5_hermiticity(setup, backend_cls, csw, prec
     assert abs(lhs - rhs) <= 1e-13 * abs(lhs)
 
 
-@pytest.mark.skipif(len(BACKENDS) < 2, reason="numba not installed")
+@pytest.mark.skipif(not NumbaBackend.available()[0], reason="numba does not load here")
 @pytest.mark.parametrize("precision", [DOUBLE, SINGLE, HALF, QUARTER], ids=lambda p: p.name)
 def test_numba_blas_bitwise_equals_reference(setup, precision):
     """The fused kernels do the reference's float64 arithmetic operation for operation: stored results
@@ -113,18 +110,17 @@ def test_numba_blas_bitwise_equals_reference(setup, precision):
         np.testing.assert_array_equal(a, c)
 
 
-@backends
 @operators
 @pytest.mark.parametrize("solver", [
     CG(tol=1e-10), CG(tol=1e-10, sloppy="half", reconstruct_sloppy=12), BiCGstab(tol=1e-10, sloppy="single"),
     GCR(tol=1e-10, sloppy="single", precision_preconditioner="half", preconditioner=MR(maxiter=4)),
     DefectCorrection(tol=1e-10, sloppy="half")], ids=["cg", "cg_half", "bicgstab_single", "gcr_mr", "defect_half"])
-def test_evenodd_solve_on_fields(setup, backend_cls, csw, solver):
+def test_evenodd_solve_on_fields(setup, backend, csw, solver):
     """An even-odd solve on fields reaches the tolerance on the full system (recomputed here with the
     canonical operator) and agrees with the canonical solve."""
     lattice, gauge, b = setup
     d = dirac(gauge, csw)
-    f = d.on_backend(backend_cls())
+    f = d.on_backend(backend)
     res = EvenOdd(solver)(f).solve(f.import_field(b))
     x = f.export_field(res.x)
     assert res.converged

@@ -74,3 +74,16 @@ class LinearOperator:
         the same precision, and ``at`` giving the derived operator of ``self.at(...)``."""
         at = None if self._at is None else (lambda p, r: transform(self._at(p, r)))
         return {"precision": self.precision, "reconstruct": self.reconstruct, "at": at}
+
+
+class CanonicalParities:
+    """Splitting and joining the parities of canonical whole-lattice fields (what the even-odd solvers ask
+    of an operator; a backend's FullFields hold their parities apart). Needs ``parity_mask(parity)``."""
+
+    def parity_part(self, psi, parity):
+        """psi on the sites of ``parity``, zero elsewhere."""
+        return psi * self.parity_mask(parity)
+
+    def join_parities(self, parts):
+        """The field equal to ``parts[p]`` on the sites of parity p (each part vanishing off its parity)."""
+        return parts[0] + parts[1]

@@ -17,6 +17,9 @@ from ..fields.layout import EvenOddLayout
 from ..fields.space import FieldSpace
 from ..precision import DOUBLE
 
+#: the interior rows are computed in this many parts, MPI progressing the faces in between
+OVERLAP_PARTS = 4
+
 
 class FieldOperator:
     hop_kernel = ""
@@ -68,6 +71,15 @@ class FieldOperator:
             full[p].to_canonical(out, self.site_shape)
         return out
 
+    @staticmethod
+    def parity_part(x, parity):
+        """The half-lattice field of ``parity`` of a :class:`FullField` (what even-odd solvers ask)."""
+        return x[parity]
+
+    @staticmethod
+    def join_parities(parts):
+        return FullField(*parts)
+
     # ---- building blocks (outputs stored in this precision) ----------------------------------------
     def new(self, parity):
         return self.spaces[parity].new(self.precision)
@@ -83,7 +95,9 @@ class FieldOperator:
         halo = Halo(x, self._faces).start()
         lay = self.layout
         if self.overlap and lay.nghost and not lay.split[0]:
-            self._hop(out, x, self.links, halo, lay.interior_rows)
+            for rows in np.array_split(lay.interior_rows, OVERLAP_PARTS):
+                self._hop(out, x, self.links, halo, rows)
+                halo.progress()
             halo.wait()
             self._hop(out, x, self.links, halo, lay.boundary_rows)
         else:

@@ -34,7 +34,7 @@ from ..errors import HpcmixError
 from ..fields.su3 import dagger
 from ..precision import DOUBLE
 from .asqtad_links import asqtad_links
-from .base import LinearOperator
+from .base import CanonicalParities, LinearOperator
 from .precision_view import Halo, PrecisionView, shift_stored, view
 
 ASQTAD_FLOPS = 1146
@@ -103,7 +103,7 @@ def _mv(columns, psi):
     return columns[0] * psi[..., 0:1] + columns[1] * psi[..., 1:2] + columns[2] * psi[..., 2:3]
 
 
-class StaggeredDirac:
+class StaggeredDirac(CanonicalParities):
     """M = 2 m + D on a gauge field (see module doc). ``coefficients`` are the asqtad path
     coefficients in MILC's order (one-link, Naik, 3-staple, 5-staple, 7-staple, Lepage); None gives
     the naive staggered operator. It works in double precision; :meth:`at` gives it in others."""
@@ -180,14 +180,6 @@ class StaggeredDirac:
 
     def parity_mask(self, parity):
         return (self.lattice.parity == parity)[..., None]
-
-    def parity_part(self, psi, parity):
-        """psi on the sites of ``parity``, zero elsewhere."""
-        return psi * self.parity_mask(parity)
-
-    def join_parities(self, parts):
-        """The field equal to ``parts[p]`` on the sites of parity p (each part vanishing off its parity)."""
-        return parts[0] + parts[1]
 
     # ---- even-odd (Schur) preconditioning ------------------------------------------------------------
     def schur(self, parity=0, precision=None, reconstruct=None):

@@ -53,14 +53,6 @@ class StaggeredFields(FieldOperator):
                               name=f"MdagM_{'eo'[parity] * 2}", precision=self.precision, reconstruct=self.reconstruct,
                               at=lambda p, r: self.at(p, r).normal_operator(parity))
 
-    @staticmethod
-    def parity_part(x, parity):
-        return x[parity]
-
-    @staticmethod
-    def join_parities(parts):
-        return FullField(*parts)
-
     def schur(self, parity=0):
         """(Mhat, prepare, reconstruct) on sites of ``parity`` (module doc), on :class:`FullField` s."""
         q, two_m = 1 - parity, 2.0 * self.dirac.mass

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..fields.su3 import dagger
 from ..precision import DOUBLE
-from .base import LinearOperator
+from .base import CanonicalParities, LinearOperator
 from .gamma import GAMMA, P_MINUS, P_PLUS, apply_gamma5
 from .precision_view import Halo, PrecisionView, shift_stored, store, view
 from .wilson_fields import WilsonFields
@@ -86,7 +86,7 @@ def clover_matrix(lattice, links, csw, diagonal):
     return a
 
 
-class WilsonDirac:
+class WilsonDirac(CanonicalParities):
     """The Wilson operator M = A - D_w/2 on a gauge field. ``A`` is the site-local term: the scalar
     4 + m, or (``clover=True``) a 12x12 matrix per site built from ``site_term`` (default: the
     clover term with coefficient ``csw``). Subclasses may supply other site terms (twisted mass).

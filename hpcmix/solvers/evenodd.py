@@ -1,8 +1,8 @@
 """Even-odd (Schur) preconditioned solves as a solver composition.
 
 ``EvenOdd(inner)`` applied to an operator that offers ``schur()`` solves the full system
-M x = b by solving the Schur complement Mhat x_e = prepare(b) with ``inner`` and reconstructing
-x = reconstruct(x_e, b); the reported true residual is that of the full system. The inner
+M x = b by solving the Schur complement Mhat x_e = prepare(b) with ``inner`` (from the even part of a
+starting guess x0 where one is given) and reconstructing x = reconstruct(x_e, b); the reported true residual is that of the full system. The inner
 tolerance is tightened (and the solve repeated from the current x_e) until the full system's true
 residual meets ``tol``.
 """
@@ -30,7 +30,7 @@ class EvenOdd:
         schur, prepare, reconstruct = dirac.schur()
         bhat = prepare(b)
         bnorm = np.sqrt(op.space.norm2(b))
-        inner_tol, xe, total = self.tol, None, None
+        inner_tol, xe, total = self.tol, None if x0 is None else dirac.parity_part(x0, 0), None
         for _ in range(8):
             self.inner.tol = inner_tol
             res = self.inner.solve(schur, bhat, xe)
