@@ -6,21 +6,17 @@ and a block member is a field the operators take."""
 import numpy as np
 import pytest
 
-from hpcmix.backends.numba_backend import NumbaBackend
-from hpcmix.backends.numpy_backend import NumpyBackend
 from hpcmix.fields.gauge import GaugeField
 from hpcmix.lattice import Lattice
 from hpcmix.operators.wilson import WilsonDirac
 from hpcmix.precision import DOUBLE, HALF, SINGLE
 
-BACKENDS = [NumpyBackend] + ([NumbaBackend] if NumbaBackend.available()[0] else [])
 
 
-@pytest.mark.parametrize("backend_cls", BACKENDS, ids=lambda c: c.name)
 @pytest.mark.parametrize("precision", [DOUBLE, SINGLE, HALF], ids=lambda p: p.name)
-def test_block_kernels_equal_field_by_field(backend_cls, precision):
+def test_block_kernels_equal_field_by_field(backend, precision):
     lattice = Lattice([4, 4, 2, 4])
-    f = WilsonDirac(GaugeField.weak(lattice, 2, 0.3), 0.1).on_backend(backend_cls())
+    f = WilsonDirac(GaugeField.weak(lattice, 2, 0.3), 0.1).on_backend(backend)
     sp = f.spaces[0]
     rng = np.random.default_rng(6)
     block = sp.block(5, precision)

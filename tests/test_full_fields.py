@@ -6,8 +6,6 @@ with ``evenodd = false`` giving the canonical solution."""
 import numpy as np
 import pytest
 
-from hpcmix.backends.numba_backend import NumbaBackend
-from hpcmix.backends.numpy_backend import NumpyBackend
 from hpcmix.fields.gauge import GaugeField
 from hpcmix.fields.layout import unsupported
 from hpcmix.lattice import Lattice
@@ -17,8 +15,6 @@ from hpcmix.solvers.bicgstab import BiCGstab
 from hpcmix.solvers.cg import CG
 from hpcmix.solvers.gcr import GCR
 
-BACKENDS = [NumpyBackend] + ([NumbaBackend] if NumbaBackend.available()[0] else [])
-backends = pytest.mark.parametrize("backend_cls", BACKENDS, ids=lambda c: c.name)
 ASQTAD = (0.625, -0.05, -0.07, 0.02, -0.003, -0.08)
 
 
@@ -33,28 +29,26 @@ def operators(gauge):
             (StaggeredDirac(gauge, 0.15, boundary=(1, 1, -1, -1), coefficients=ASQTAD), (3,))]
 
 
-@backends
-def test_full_operator_and_adjoint(setup, backend_cls):
+def test_full_operator_and_adjoint(setup, backend):
     lattice, gauge = setup
     rng = np.random.default_rng(4)
     for dirac, shape in operators(gauge):
         b = rng.standard_normal(lattice.shape + shape) + 1j * rng.standard_normal(lattice.shape + shape)
-        f = dirac.on_backend(backend_cls())
+        f = dirac.on_backend(backend)
         m = f.operator()
         x = f.import_field(b)
         assert np.abs(f.export_field(m(x)) - dirac.M(b)).max() <= 1e-13 * np.abs(b).max()
         assert np.abs(f.export_field(m.adjoint()(x)) - dirac.Mdag(b)).max() <= 1e-13 * np.abs(b).max()
 
 
-@backends
 @pytest.mark.parametrize("solver", [CG(tol=1e-10, sloppy="half"), BiCGstab(tol=1e-10, sloppy="single"),
                                     GCR(tol=1e-10)], ids=lambda s: f"{s.name}-{s.sloppy}")
-def test_unpreconditioned_solves(setup, backend_cls, solver):
+def test_unpreconditioned_solves(setup, backend, solver):
     lattice, gauge = setup
     rng = np.random.default_rng(5)
     for dirac, shape in operators(gauge):
         b = rng.standard_normal(lattice.shape + shape) + 1j * rng.standard_normal(lattice.shape + shape)
-        f = dirac.on_backend(backend_cls())
+        f = dirac.on_backend(backend)
         res = solver(f.operator()).solve(f.import_field(b))
         x = f.export_field(res.x)
         assert res.converged
