@@ -134,10 +134,10 @@ class PropagatorStage(Stage):
     @staticmethod
     def inverse(dirac, solver, cfg, ctx):
         """The inverse operator for the requested system and preconditioning: operators that run on the
-        backend's fields (``on_backend``; the row layout needs an even local x extent) solve there, the rest
-        (Wilson M^dag M, odd local x) on canonical numpy arrays."""
+        backend's fields (``on_backend``; the row layout needs even extents) solve there, the rest on
+        canonical numpy arrays."""
         fields, normal = None, cfg["solve"] == "MdagM"
-        if hasattr(dirac, "on_backend") and (not normal or hasattr(dirac, "normal_operator")):
+        if hasattr(dirac, "on_backend"):
             problem = unsupported(ctx.lattice, dirac.hop_depth)
             if problem is None:
                 fields = dirac.on_backend(ctx.backend)
@@ -145,7 +145,8 @@ class PropagatorStage(Stage):
                 ctx.log(f"  {problem}: the solve runs on canonical numpy arrays, not on backend '{ctx.backend.name}'")
         if fields is not None:
             if normal:
-                inverse = EvenOddNormal(solver, evenodd=cfg["evenodd"])(fields)
+                inverse = (EvenOddNormal(solver, evenodd=cfg["evenodd"])(fields) if hasattr(fields, "normal_operator")
+                           else solver(fields.operator().normal()))
             else:
                 inverse = EvenOdd(solver)(fields) if cfg["evenodd"] else solver(fields.operator())
             return OnFields(inverse, fields)
