@@ -1,7 +1,7 @@
 """Whole-lattice systems on every backend's fields (both parities as one FullField): M and M^dag of
 Wilson-clover and asqtad against the canonical numpy operators, unpreconditioned solves of M x = b in
-uniform and mixed precision checked by their true residual on canonical arrays, and a propagator deck
-with ``evenodd = false`` giving the canonical solution; Wilson's M^dag M solves run there too."""
+uniform and mixed precision checked by their true residual on canonical arrays, and the propagator stage's
+Wilson M^dag M solve, which runs there too."""
 
 from types import SimpleNamespace
 
