@@ -1,12 +1,16 @@
 """The ``hpcmix`` command: run, check, plugins, info, convert, report, bench.
 
 Errors a user can fix (bad deck, bad file, unconverged solve) print one line naming the file,
-stage and key, with no traceback, and exit non-zero on every rank (2 for a bad deck or file).
-An error that only some ranks see aborts the whole MPI job, so no rank is left waiting.
+stage and key (a deck with several errors: one line each), with no traceback, and exit non-zero on
+every rank: 2 for every input error (a bad deck or file, found by ``check`` or while running), 1 for
+an error of the computation. An error that only some ranks see aborts the whole MPI job, so no rank
+is left waiting. SIGTERM and SIGINT end a command with one message naming the partial results file
+and exit code 128 + the signal number (:mod:`hpcmix.interrupt`).
 """
 
 import argparse
 import importlib.util
+import signal
 import sys
 import time
 import traceback
@@ -15,8 +19,8 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from . import __version__
-from .errors import HpcmixError
+from . import __version__, interrupt
+from .errors import HpcmixError, Interrupted
 from .io.warn import HpcmixWarning
 
 
@@ -92,10 +96,15 @@ def cmd_info(args):
 
 def cmd_convert(args):
     from .io.convert import convert
+    from .io.links import boundary_sign_note
     from .registry import get_registry
 
-    convert(get_registry(comm=MPI.COMM_WORLD), args.input, args.output, src_format=args.src_format, dst_format=args.dst_format,
-            verify=not args.no_verify, overwrite=args.overwrite, precision=args.precision)
+    gauge = convert(get_registry(comm=MPI.COMM_WORLD), args.input, args.output, src_format=args.src_format,
+                    dst_format=args.dst_format, verify=not args.no_verify, overwrite=args.overwrite,
+                    precision=args.precision)
+    note = boundary_sign_note(gauge.metadata)
+    if note:
+        _print0(note)
     _print0(f"wrote {args.output}")
     return 0
 
@@ -177,17 +186,25 @@ def main(argv=None):
     warnings.showwarning = _showwarning
     if comm.rank != 0:
         warnings.simplefilter("ignore", HpcmixWarning)
+    with interrupt.handled(comm, _abort) as signals:
+        return _command(args, comm, signals)
+
+
+def _command(args, comm, signals):
     try:
         return args.func(args)
     except HpcmixError as exc:
         if exc.collective or comm.size == 1:
-            _print0(f"hpcmix: error: {exc}", file=sys.stderr)
+            for error in getattr(exc, "errors", [exc]):
+                _print0(f"hpcmix: error: {error}", file=sys.stderr)
             return exc.exit_code
         print(f"hpcmix: error on rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
         _abort(comm, exc.exit_code)
-    except KeyboardInterrupt:
-        _abort(comm, 130) if comm.size > 1 else None
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        code = signals.end(exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT))
+        if comm.size > 1:
+            _abort(comm, code)
+        return code
     except Exception:
         print(f"hpcmix: internal error on rank {comm.rank}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
         if comm.size > 1:

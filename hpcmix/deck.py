@@ -5,7 +5,9 @@
     [[stage]]  name, kind, and the keys the stage kind declares
 
 Input paths are relative to the deck's folder; ``output`` is relative to the working directory.
-Every error names the deck file, the stage and the key (a :class:`~hpcmix.errors.DeckError`).
+Every error names the deck file, the stage and the key (a :class:`~hpcmix.errors.DeckError`); all the
+errors of a deck are reported together (:class:`~hpcmix.errors.DeckErrors`): every key of every stage is
+checked, and the checks that need the lattice run where the lattice and the stages are valid.
 """
 
 import re
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .backends import DEFAULT_BACKEND
 from .comm.grid import auto_grid, check_grid
-from .errors import DeckError, FormatError, HpcmixError
+from .errors import DeckError, FormatError, HpcmixError, combined
 from .io.results import output_problem
 from .params import ListOf, Param, Validator
 from .registry import PluginError, get_registry
@@ -67,60 +69,85 @@ class Deck:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise DeckError(f"not valid TOML: {exc}", file=file) from None
-        unknown = [k for k in raw if k not in ("run", "lattice", "stage")]
-        if unknown:
-            raise DeckError("unknown section; a deck has [run], [lattice] and [[stage]]", file=file, key=unknown[0])
+        errors = [DeckError("unknown section; a deck has [run], [lattice] and [[stage]]", file=file, key=k)
+                  for k in raw if k not in ("run", "lattice", "stage")]
         plugin_modules = raw.get("run", {}).get("plugins", []) if isinstance(raw.get("run"), dict) else []
         try:
             registry = get_registry(tuple(plugin_modules) if isinstance(plugin_modules, list) else (), comm=comm)
         except PluginError as exc:
             if not exc.from_deck:
                 raise               # an installed plugin's fault, not the deck's
-            raise DeckError(str(exc), file=file, stage="run", key="plugins") from None
+            raise combined(errors + [DeckError(str(exc), file=file, stage="run", key="plugins")]) from None
         v = Validator(registry, file=file, base_dir=path.parent)
-        run = v.table(RUN_PARAMS, raw.get("run", {}), stage="run")
-        if run["backend"] not in registry.names("backends"):
-            raise v.error(f"unknown backend '{run['backend']}'; registered: {', '.join(registry.names('backends'))}",
-                          "run", "backend")
-        problem = output_problem(run["output"], run["overwrite"] or overwrite)
-        if problem:
-            raise v.error(problem, "run", "output")
-        lattice = v.table(LATTICE_PARAMS, raw.get("lattice", {}), stage="lattice")
+        run = _collect(errors, lambda: cls._run(v, raw.get("run", {}), overwrite))
+        lattice = _collect(errors, lambda: v.table(LATTICE_PARAMS, raw.get("lattice", {}), stage="lattice"))
         stages_raw = raw.get("stage", [])
         if not isinstance(stages_raw, list) or not stages_raw:
-            raise DeckError("a deck needs at least one [[stage]]", file=file, stage=None, key="stage")
+            errors.append(DeckError("a deck needs at least one [[stage]]", file=file, stage=None, key="stage"))
+            stages_raw = []
         stages, names = [], set()
         for i, table in enumerate(stages_raw):
-            stages.append(cls._stage(v, table, i, names))
-        dims = cls._dims(v, lattice, stages, registry)
-        grid = None
-        if dims is not None:
-            if any(d < 1 for d in dims):
-                raise v.error(f"lattice extents must be positive, got {dims}", "lattice", "dims")
-            if run["grid"] == "auto":
-                try:
-                    grid = auto_grid(dims, nranks)
-                except HpcmixError as exc:
-                    raise v.error(f"{exc}; choose extents or a rank count that divide, or set [run] grid",
-                                  "lattice", "dims") from None
-            elif isinstance(run["grid"], str):
-                raise v.error(f"expected a list of 4 integers or 'auto', got {run['grid']!r}", "run", "grid")
-            else:
-                grid = run["grid"]
-            check_grid(dims, grid, nranks, file=file)
-            local = [d // g for d, g in zip(dims, grid)]
-            odd = [f"{'xyzt'[mu]} = {n}" for mu, n in enumerate(local) if n % 2]
+            spec = _collect(errors, lambda: cls._stage(v, table, i, names))
+            if spec is not None:
+                stages.append(spec)
+        dims = grid = None
+        if lattice is not None and (len(stages) == len(stages_raw) or lattice["dims"] != "from_file"):
+            dims = _collect(errors, lambda: cls._dims(v, lattice, stages, registry))
+        if dims is not None and run is not None:
+            grid = _collect(errors, lambda: cls._grid(v, run, dims, nranks))
+        if grid is not None:
             for spec in stages:
-                check = getattr(spec.cls, "check_lattice", None)
-                problem = check(spec.cfg, dims, registry) if check is not None else None
-                if problem:
-                    raise v.error(problem[1], spec.name, problem[0])
-                evenodd = getattr(spec.cls, "uses_evenodd", None)
-                if odd and evenodd is not None and evenodd(spec.cfg):
-                    raise v.error(f"even-odd preconditioning needs even local extents, but process grid {grid} "
-                                  f"gives {', '.join(odd)}; set [run] grid, another rank count, or evenodd = false",
-                                  spec.name, "evenodd")
+                _collect(errors, lambda: cls._check_lattice(v, spec, dims, grid, registry))
+        if errors:
+            raise combined(errors)
         return cls(path, text, run, dims, lattice["boundary"], stages, registry, grid)
+
+    @staticmethod
+    def _run(v, table, overwrite):
+        run = v.table(RUN_PARAMS, table, stage="run")
+        errors = []
+        if run["backend"] not in v.registry.names("backends"):
+            errors.append(v.error(f"unknown backend '{run['backend']}'; registered: "
+                                  f"{', '.join(v.registry.names('backends'))}", "run", "backend"))
+        problem = output_problem(run["output"], run["overwrite"] or overwrite)
+        if problem:
+            errors.append(v.error(problem, "run", "output"))
+        if errors:
+            raise combined(errors)
+        return run
+
+    @staticmethod
+    def _grid(v, run, dims, nranks):
+        """The process grid: the deck's, or the automatic one for ``nranks``; checked against the lattice."""
+        if any(d < 1 for d in dims):
+            raise v.error(f"lattice extents must be positive, got {dims}", "lattice", "dims")
+        if run["grid"] == "auto":
+            try:
+                grid = auto_grid(dims, nranks)
+            except HpcmixError as exc:
+                raise v.error(f"{exc}; choose extents or a rank count that divide, or set [run] grid",
+                              "lattice", "dims") from None
+        elif isinstance(run["grid"], str):
+            raise v.error(f"expected a list of 4 integers or 'auto', got {run['grid']!r}", "run", "grid")
+        else:
+            grid = run["grid"]
+        check_grid(dims, grid, nranks, file=v.file)
+        return grid
+
+    @staticmethod
+    def _check_lattice(v, spec, dims, grid, registry):
+        """The stage's keys fit the lattice; even-odd preconditioning needs even local extents."""
+        check = getattr(spec.cls, "check_lattice", None)
+        problem = check(spec.cfg, dims, registry) if check is not None else None
+        if problem:
+            raise v.error(problem[1], spec.name, problem[0])
+        local = [d // g for d, g in zip(dims, grid)]
+        odd = [f"{'xyzt'[mu]} = {n}" for mu, n in enumerate(local) if n % 2]
+        evenodd = getattr(spec.cls, "uses_evenodd", None)
+        if odd and evenodd is not None and evenodd(spec.cfg):
+            raise v.error(f"even-odd preconditioning needs even local extents, but process grid {grid} "
+                          f"gives {', '.join(odd)}; set [run] grid, another rank count, or evenodd = false",
+                          spec.name, "evenodd")
 
     @staticmethod
     def _stage(v, table, i, names):
@@ -137,17 +164,21 @@ class Deck:
         if not isinstance(kind, str):
             raise v.error(f"missing 'kind'; registered stages: {', '.join(v.registry.names('stages'))}", name, "kind")
         cls = v.registry.lookup("stages", kind, error=lambda m: v.error(m, name, "kind"))
-        cfg = v.table(cls.params, table, stage=name, ignore=("name", "kind"))
-        extra = getattr(cls, "validate_config", None)
-        if extra is not None:
-            problem = extra(cfg, v.registry)
+        try:
+            cfg = v.table(cls.params, table, stage=name, ignore=("name", "kind"))
+            extra = getattr(cls, "validate_config", None)
+            problem = extra(cfg, v.registry) if extra is not None else None
             if problem:
                 raise v.error(problem[1], name, problem[0])
-        inputs = getattr(cls, "check_inputs", None)
-        if inputs is not None:
-            inputs(cfg, v, name)
+            inputs = getattr(cls, "check_inputs", None)
+            if inputs is not None:
+                inputs(cfg, v, name)
+        except DeckError:
+            v.produced.append((name, cls.produces))     # later references to it are not errors of their own
+            raise
         produces = getattr(cls, "produces_for", None)
         v.produced.append((name, produces(cfg) if produces is not None else cls.produces))
+        v.configs[name] = cfg
         return StageSpec(name, kind, cls, cfg)
 
     @staticmethod
@@ -174,3 +205,12 @@ class Deck:
                 raise v.error("missing required key (global extents [X, Y, Z, T])", "lattice", "dims")
             return None
         return list(dims)
+
+
+def _collect(errors, action):
+    """``action()``, or None with its DeckError added to ``errors`` (a deck's errors are reported together)."""
+    try:
+        return action()
+    except DeckError as exc:
+        errors.append(exc)
+        return None

@@ -1,4 +1,11 @@
-"""Error types. Every user-facing error names where it comes from (file, stage, key)."""
+"""Error types. Every user-facing error names where it comes from (file, stage, key).
+
+Exit codes: 2 for every input error (a bad deck, a bad file: unreadable, truncated, a failed checksum,
+whether ``hpcmix check`` or the run finds it), 1 for an error of the computation (a solve that does
+not converge, a singular matrix), 128 + the signal number for a run ended by SIGTERM or SIGINT.
+"""
+
+import signal
 
 
 class HpcmixError(Exception):
@@ -33,6 +40,23 @@ class DeckError(HpcmixError):
         self.file, self.stage, self.key, self.reason = file, stage, key, message
 
 
+class DeckErrors(DeckError):
+    """Every error found in a deck, reported together (``errors``: DeckError each, one line each)."""
+
+    def __init__(self, errors):
+        HpcmixError.__init__(self, "\n".join(map(str, errors)), collective=True)
+        self.errors = errors
+        first = errors[0]
+        self.file, self.stage, self.key, self.reason = first.file, first.stage, first.key, first.reason
+
+
+def combined(errors):
+    """One exception for the DeckErrors and DeckError ``errors`` (flattened): the error itself where
+    there is one, else a DeckErrors."""
+    flat = [e for exc in errors for e in getattr(exc, "errors", [exc])]
+    return flat[0] if len(flat) == 1 else DeckErrors(flat)
+
+
 class FormatError(HpcmixError):
     """A file that cannot be read as what it claims to be (truncated, corrupt, wrong shape or checksum)."""
 
@@ -45,3 +69,14 @@ class FormatError(HpcmixError):
 
 class SolverError(HpcmixError):
     """A solver that cannot proceed (breakdown, non-finite numbers)."""
+
+
+class Interrupted(BaseException):
+    """The run was ended by SIGTERM (a batch system's time limit) or SIGINT (Ctrl-C). A BaseException, as
+    KeyboardInterrupt, so that no ``except Exception`` takes it for an error of the work it stopped.
+    ``where`` (deck and stage) and ``partial`` (the results kept, rank 0) are filled in on the way out."""
+
+    def __init__(self, signum):
+        self.signum, self.exit_code = signum, 128 + signum
+        self.where, self.partial = "", None
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DeckError
+from .errors import DeckError, combined
 
 REQUIRED = object()
 
@@ -100,38 +100,46 @@ class Validator:
         self.file = file
         self.base_dir = Path(base_dir) if base_dir is not None else Path(".")
         self.produced = []  # (stage name, type) of the stages validated so far, in deck order
+        self.configs = {}   # stage name: its validated table, for the stages validated so far
 
     def error(self, message, stage=None, key=None):
         return DeckError(message, file=self.file, stage=stage, key=key)
 
     def table(self, params, table, *, stage=None, prefix="", ignore=()):
-        """Validate ``table`` against ``params``; return a new dict with defaults filled in."""
+        """Validate ``table`` against ``params``; return a new dict with defaults filled in. Every bad key
+        is reported (a DeckErrors where there are several)."""
         if not isinstance(table, dict):
             raise self.error(f"expected a table, got {type(table).__name__}", stage, prefix.rstrip(".") or None)
-        unknown = [k for k in table if k not in params and k not in ignore]
-        if unknown:
-            allowed = ", ".join(sorted(params)) or "(none)"
-            raise self.error(f"unknown key; allowed keys are: {allowed}", stage, prefix + unknown[0])
+        allowed = ", ".join(sorted(params)) or "(none)"
+        errors = [self.error(f"unknown key; allowed keys are: {allowed}", stage, prefix + k)
+                  for k in table if k not in params and k not in ignore]
         out = {}
         for key, p in params.items():
-            full = prefix + key
-            if key not in table and isinstance(p.type, Ref) and p.default is LATEST:
-                out[key] = self.ref(p.type, None, stage=stage, key=full)
-                continue
-            if key not in table:
-                if p.required:
-                    raise self.error(f"missing required key ({type_name(p.type)}: {p.doc})", stage, full)
-                out[key] = p.default
-                continue
-            value = self.value(p.type, table[key], stage=stage, key=full)
-            if p.choices is not None and value not in p.choices:
-                raise self.error(f"{value!r} is not one of {', '.join(map(repr, p.choices))}", stage, full)
-            if p.check is not None:
-                problem = p.check(value)
-                if problem:
-                    raise self.error(problem, stage, full)
-            out[key] = value
+            try:
+                out[key] = self._entry(p, table, key, stage, prefix + key)
+            except DeckError as exc:
+                errors.append(exc)
+        if errors:
+            raise combined(errors)
         return out
+
+    def _entry(self, p, table, key, stage, full):
+        """The validated value of ``table[key]`` for parameter ``p`` (its default where absent);
+        ``full`` is the key as errors name it."""
+        if key not in table and isinstance(p.type, Ref) and p.default is LATEST:
+            return self.ref(p.type, None, stage=stage, key=full)
+        if key not in table:
+            if p.required:
+                raise self.error(f"missing required key ({type_name(p.type)}: {p.doc})", stage, full)
+            return p.default
+        value = self.value(p.type, table[key], stage=stage, key=full)
+        if p.choices is not None and value not in p.choices:
+            raise self.error(f"{value!r} is not one of {', '.join(map(repr, p.choices))}", stage, full)
+        if p.check is not None:
+            problem = p.check(value)
+            if problem:
+                raise self.error(problem, stage, full)
+        return value
 
     def value(self, t, v, *, stage, key):
         if isinstance(t, tuple):
@@ -219,9 +227,11 @@ class Validator:
 
 
 def describe(params):
-    """Rows (key, type, default, unit, doc) for documentation and ``hpcmix plugins -v``."""
+    """Rows (key, type, default, unit, doc) for documentation and ``hpcmix plugins -v``; the type of a
+    key with ``choices`` lists the allowed values."""
     rows = []
     for key, p in params.items():
         default = "required" if p.required else ("optional" if p.default is None else repr(p.default))
-        rows.append((key, type_name(p.type), default, p.unit, p.doc))
+        typ = type_name(p.type) + (f", one of {', '.join(map(repr, p.choices))}" if p.choices else "")
+        rows.append((key, typ, default, p.unit, p.doc))
     return rows

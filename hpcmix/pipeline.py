@@ -15,15 +15,11 @@ from mpi4py import MPI
 from . import __version__
 from .backends import load_backend
 from .comm import collective
-from .errors import DeckError, HpcmixError
+from .comm.grid import cores, node_ranks
+from .errors import DeckError, HpcmixError, Interrupted
 from .io.results import ResultsFile
 from .lattice import Lattice
 from .stages import Context
-
-
-def node_local_rank(comm):
-    """This rank's index among the ranks on its node (chooses the GPU of a multi-GPU node)."""
-    return comm.Split_type(MPI.COMM_TYPE_SHARED).rank
 
 
 def versions():
@@ -43,17 +39,24 @@ def run_deck(deck, *, overwrite=False, log=None):
     rank = comm.rank
     log = log or (lambda msg: print(msg, flush=True) if rank == 0 else None)
     lattice = Lattice(deck.dims, deck.grid, comm) if deck.dims is not None else None
-    backend = load_backend(deck.registry, deck.run["backend"], node_local_rank(comm))
+    local_rank, local_ranks = node_ranks(comm)
+    backend = load_backend(deck.registry, deck.run["backend"], local_rank)
     results = ResultsFile(deck.run["output"], rank=rank, overwrite=overwrite or deck.run["overwrite"])
     meta = dict(versions(), deck=deck.text, deck_file=str(deck.path), run_name=deck.run["name"],
                 ranks=comm.size, backend=backend.name)
     if lattice is not None:
         meta.update(lattice=lattice.dims, process_grid=lattice.pg.grid, boundary=deck.boundary)
     collective(comm, lambda: results.open(meta), HpcmixError)
+    for stray, partial in results.recovered:
+        log(f"{stray}: the results of an earlier run that was killed; kept as {partial}")
     ctx = Context(lattice=lattice, registry=deck.registry, backend=backend, results=results, deck=deck, log=log)
     if lattice is not None:
         log(f"hpcmix {__version__}: lattice {lattice.dims} on {comm.size} rank(s), process grid {lattice.pg.grid}, "
             f"backend {backend.name}")
+    if local_ranks * backend.threads > cores():
+        log(f"warning: {local_ranks} rank(s) on this node x {backend.threads} {backend.name} threads each on "
+            f"{cores()} cores: oversubscribed, which is slow; set NUMBA_NUM_THREADS={max(1, cores() // local_ranks)} "
+            f"(threads per rank)")
     timings = {}
     try:
         for spec in deck.stages:
@@ -64,9 +67,11 @@ def run_deck(deck, *, overwrite=False, log=None):
                 ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
             timings[spec.name] = time.perf_counter() - t0
             results.set_attrs(spec.name, {"kind": spec.kind, "seconds": timings[spec.name]})
-    except BaseException:
+    except BaseException as exc:
         partial = results.abandon()
-        if partial is not None:
+        if isinstance(exc, Interrupted):     # its one message names the partial file
+            exc.partial = partial
+        elif partial is not None:
             log(f"partial results kept in {partial}")
         raise
     results.set_attrs("/", {"seconds": sum(timings.values())})
@@ -80,11 +85,14 @@ def run_deck(deck, *, overwrite=False, log=None):
 @contextmanager
 def _naming_the_stage(deck, spec):
     """An HpcmixError raised while stage ``spec`` runs says where it comes from, as a deck error does:
-    "<deck file>: stage '<name>' (<kind>): <message>" (deck errors already say it)."""
+    "<deck file>: stage '<name>' (<kind>): <message>" (deck errors already say it); so does an interrupt."""
     try:
         yield
     except HpcmixError as exc:
         if not isinstance(exc, DeckError) and exc.args:
             message = str(exc.args[0]).removeprefix(f"stage '{spec.name}': ")
             exc.args = (f"{deck.path}: stage '{spec.name}' ({spec.kind}): {message}",) + exc.args[1:]
+        raise
+    except Interrupted as exc:
+        exc.where = f"{deck.path}: stage '{spec.name}' ({spec.kind}): "
         raise

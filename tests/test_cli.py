@@ -184,3 +184,11 @@ def test_a_plugin_importable_on_one_rank_only_ends_the_job_cleanly(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("hpcmix: error:") == 1
     assert "cannot import plugin module 'rank_failure'" in result.stderr and "(on rank 0 of 2)" in result.stderr
+
+
+def test_plugins_verbose_lists_the_allowed_values():
+    out = hpcmix("plugins", "-v").stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("      ")}
+    assert "one of 'classical', 'gmres', 'classical_gmres'" in lines["refinement"], lines["refinement"]
+    assert "one of 'unit', 'random', 'weak'" in lines["start"], lines["start"]
+    assert "one of 'pion'" in lines["channel"], lines["channel"]

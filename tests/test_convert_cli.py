@@ -40,3 +40,12 @@ def test_precision_single_makes_a_milc_file_of_double_links(shared_data, tmp_pat
     assert hpcmix("convert", "t.milc", "t.h5", cwd=tmp_path).returncode == 0
     with h5py.File(tmp_path / "t.h5") as h5:
         assert h5["gauge/U"].dtype == "complex64" and h5["gauge/U"].attrs["source_format"] == "milc"
+
+
+@pytest.mark.parametrize("name", ["hdf5", "HDF5", "h5"])
+def test_hdf5_names_the_hpcmix_format(shared_data, tmp_path, name):
+    src = shared_data / "gauge" / "nersc" / "t_nersc.cfg"
+    result = hpcmix("convert", src, "t.cfg.out", "--to", name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with h5py.File(tmp_path / "t.cfg.out") as h5:
+        assert h5["gauge/U"].attrs["format"] == "hpcmix-gauge"

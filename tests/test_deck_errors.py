@@ -1,9 +1,13 @@
-"""Every bad deck is a clear error naming the file, the stage and the key: exit code 2, one line,
-no traceback, and nothing written."""
+"""Every bad deck is a clear error naming the file, the stage and the key: exit code 2, one line per
+error (all of a deck's errors at once), no traceback, and nothing written; a bad file found while the run
+reads it is the same error."""
 
+import os
+
+import numpy as np
 import pytest
 
-from cli_helpers import GOOD_BODY, hpcmix, write_deck
+from cli_helpers import GOOD_BODY, WEAK_GAUGE, hpcmix, write_deck
 
 CASES = {
     "unknown_key": (GOOD_BODY.replace('seed = 5', 'seed = 5\ncolour = "red"'), ["stage 'gauge'", "key 'colour'", "unknown key"]),
@@ -119,3 +123,80 @@ def test_output_that_names_no_file(tmp_path, output, message):
     result = hpcmix("check", deck, cwd=tmp_path)
     assert result.returncode == 2 and "stage 'run': key 'output'" in result.stderr and message in result.stderr, \
         result.stderr
+
+
+# ---- defects found by a new user (issue 8) -------------------------------------------------------
+@pytest.mark.parametrize("folder, name, offset", [("milc", "lat.sample.l4444", 5000),
+                                                  ("nersc", "t_nersc.cfg", 5000),
+                                                  ("lime", "lat.sample.l4444.ildg", 5000)])
+def test_failed_checksum_exits_2_and_writes_nothing(shared_data, tmp_path, folder, name, offset):
+    """A bad file found while the run reads it is an input error as any other: exit 2, nothing written."""
+    data = bytearray((shared_data / "gauge" / folder / name).read_bytes())
+    data[offset] ^= 0x01
+    (tmp_path / name).write_bytes(bytes(data))
+    deck = write_deck(tmp_path / "deck.toml", f'backend = "numpy"\n[[stage]]\nname = "gauge"\nkind = "load_gauge"\n'
+                                             f'file = "{name}"\n')
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "checksum" in result.stderr.lower() and name in result.stderr and "stage 'gauge'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["deck.toml", name])
+
+
+def test_input_error_after_finished_stages_keeps_their_results(tmp_path):
+    """The same error after a stage has finished: exit 2, the finished stage's results kept."""
+    from hpcmix.fields import GaugeField
+    from hpcmix.io.milc import MILCGaugeFormat
+    from hpcmix.lattice import Lattice
+    MILCGaugeFormat().write(tmp_path / "cfg.milc", GaugeField.weak(Lattice([4, 4, 4, 4]), 1, 0.2))
+    data = bytearray((tmp_path / "cfg.milc").read_bytes())
+    data[5000] ^= 0x01
+    (tmp_path / "cfg.milc").write_bytes(bytes(data))
+    deck = write_deck(tmp_path / "deck.toml", WEAK_GAUGE.replace("[lattice]", 'backend = "numpy"\n[lattice]') +
+                      '[[stage]]\nname = "load"\nkind = "load_gauge"\nfile = "cfg.milc"\n')
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 2 and "cfg.milc" in result.stderr and "checksum" in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("out*")) == ["out.partial.h5"]
+
+
+def test_check_reports_every_error(tmp_path):
+    body = (GOOD_BODY.replace('seed = 5', 'seed = 5\ncolour = "red"').replace("kappa = 0.11", 'kappa = "0.11"')
+            .replace('tol = 1e-9', 'tol = 1e-9, maxiter = 0').replace('kind = "meson"', 'kind = "mesons"'))
+    result = hpcmix("check", write_deck(tmp_path / "deck.toml", 'backend = "fortran"\n' + body), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("hpcmix: error: ") for line in lines), lines
+    for where in ["stage 'run': key 'backend'", "stage 'gauge': key 'colour'", "stage 'prop': key 'operator.kappa'",
+                  "stage 'prop': key 'solver.maxiter'", "stage 'pion': key 'kind'"]:
+        assert sum(where in line for line in lines) == 1, (where, lines)
+    assert len(lines) == 5, lines
+
+
+def test_output_folder_that_cannot_be_written_is_a_deck_error(tmp_path):
+    (tmp_path / "afile").write_text("")
+    deck = write_deck(tmp_path / "deck.toml", GOOD_BODY, output="afile/out.h5")
+    result = hpcmix("check", deck, cwd=tmp_path)
+    assert result.returncode == 2 and "stage 'run': key 'output'" in result.stderr, result.stderr
+    assert "afile" in result.stderr and "not a directory" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_output_folder_without_write_permission_is_a_deck_error(tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    deck = write_deck(tmp_path / "deck.toml", GOOD_BODY, output="ro/out.h5")
+    result = hpcmix("check", deck, cwd=tmp_path)
+    assert result.returncode == 2 and "stage 'run': key 'output'" in result.stderr, result.stderr
+    assert "not writable" in result.stderr
+
+
+def test_meson_refuses_a_propagator_of_a_file_source(tmp_path):
+    from hpcmix.io.scidac_vector import write_vector
+    from hpcmix.lattice import Lattice
+    lattice = Lattice([4, 4, 4, 4])
+    write_vector(tmp_path / "src.lime", lattice, np.ones(lattice.shape + (4, 3), dtype=np.complex128))
+    deck = write_deck(tmp_path / "deck.toml", GOOD_BODY.replace('source = { kind = "point", site = [0, 0, 0, 0] }',
+                                                                'source = { kind = "file", file = "src.lime" }'))
+    result = hpcmix("check", deck, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "stage 'pion': key 'propagator'" in result.stderr and "'file' source" in result.stderr, result.stderr
+    assert "point or wall" in result.stderr

@@ -319,3 +319,16 @@ def test_history_after_a_fallback_ends_with_the_returned_solution():
     res = solve(A, b, "fp32", "classical")
     assert res.fell_back and res.history[-1] == res.backward_error
     assert len(res.history) > res.outer_niters + 1
+
+
+@pytest.mark.parametrize("factorization, method", [("fp32", "classical"), ("fp32", "gmres"), ("fp64", "classical")])
+def test_singular_to_working_precision_is_reported_as_lapack_does(rhs, factorization, method):
+    """Two equal columns: no exact zero pivot, condition ~1e16. As LAPACK's dgesvx (INFO = N+1), the
+    reciprocal condition estimate falls below eps and the solve says so; it is never a plain success."""
+    A = dense.hpl_mxp(N, seed=3)
+    A[:, 7] = A[:, 11]
+    res = solve(A, rhs, factorization, method, backend="numpy")
+    assert res.rcond < EPS and res.singular
+    assert "singular to working precision" in res.reason
+    good = solve(dense.randsvd(N, 1e6, 3, seed=7), rhs, "fp64", backend="numpy")
+    assert not good.singular and 1e-8 < good.rcond < 1e-4

@@ -249,3 +249,19 @@ def test_check_reads_the_inputs_before_any_work(tmp_path, second, key, message):
         assert f"stage 'second': key '{key}'" in proc.stderr and "Traceback" not in proc.stderr
         assert re.search(message, proc.stderr), proc.stderr
         assert "[first]" not in proc.stdout and not (tmp_path / "out.h5").exists()
+
+
+def test_singular_matrix_ends_the_run_with_an_error_and_keeps_the_report(tmp_path):
+    """A matrix singular to working precision (two equal columns) is an error, not a converged solve."""
+    A = np.random.default_rng(1).standard_normal((8, 8))
+    A[:, 3] = A[:, 5]
+    np.save(tmp_path / "sing.npy", A)
+    (tmp_path / "deck.toml").write_text('[run]\noutput = "out.h5"\n[[stage]]\nname = "dense"\nkind = "dense_solve"\n'
+                                        'matrix = { file = "sing.npy" }\n')
+    from cli_helpers import hpcmix
+    result = hpcmix("run", tmp_path / "deck.toml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "singular to working precision" in result.stderr and "stage 'dense'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out.h5").exists()
+    with h5py.File(tmp_path / "out.partial.h5") as h5:
+        assert h5["dense"].attrs["rcond"] < 2.3e-16

@@ -104,7 +104,8 @@ def test_output_format_from_extension_name_or_alias(registry):
     assert output_format(registry, "cfg.scidac").name == "ildg"
     assert output_format(registry, "cfg.dat", "LIME").name == "ildg"
     assert output_format(registry, "cfg.dat", "Nersc").name == "nersc"
-    with pytest.raises(FormatError, match=r"unknown format 'gif'.*aliases: lime = ildg, scidac = ildg"):
+    with pytest.raises(FormatError, match=r"unknown format 'gif'.*aliases: h5 = hpcmix, hdf5 = hpcmix, lime = ildg, "
+                                          r"scidac = ildg"):
         output_format(registry, "cfg.dat", "gif")
 
 

@@ -163,3 +163,31 @@ def test_read_dims_checks_the_binary_record_length(shared_data, tmp_path):
     with pytest.raises(FormatError, match=r"expected 73728 for lattice \[4, 4, 4, 4\] in single precision"):
         ILDG.read_dims(wrong)
     assert ILDG.read_dims(src) == [4, 4, 4, 8]
+
+
+def test_quda_boundary_sign_is_logged_and_recorded(shared_data, tmp_path):
+    """Taking QUDA's sign out of 512 links is said in the log, recorded in the load_gauge results and in
+    the metadata of every file converted from it."""
+    import h5py
+
+    from cli_helpers import hpcmix, write_deck
+    from hpcmix.io.nersc import read_header
+    path = sample(shared_data, "ildg.l8t4b3360_QUDA")
+    deck = write_deck(tmp_path / "deck.toml", f'backend = "numpy"\n[[stage]]\nname = "gauge"\nkind = "load_gauge"\n'
+                                             f'file = "{path}"\n')
+    result = hpcmix("run", deck, cwd=tmp_path)
+    assert result.returncode == 0 and "boundary sign" in result.stdout and "512 links" in result.stdout, result
+    with h5py.File(tmp_path / "out.h5") as h5:
+        assert h5["gauge"].attrs["boundary_sign_removed"] == "t" and h5["gauge"].attrs["boundary_sign_links"] == 512
+    for name in ("q.h5", "q.lime", "q.nersc", "q.milc"):
+        result = hpcmix("convert", path, name, *(["--precision", "single"] if name == "q.milc" else []), cwd=tmp_path)
+        assert result.returncode == 0 and "512 links" in result.stdout, (name, result)
+    with h5py.File(tmp_path / "q.h5") as h5:
+        assert h5["gauge/U"].attrs["boundary_sign_removed"] == "t" and h5["gauge/U"].attrs["boundary_sign_links"] == 512
+    lattice = Lattice([8, 8, 8, 4])
+    xml = ILDG.read(tmp_path / "q.lime", lattice).metadata["xml"]["scidac-record-xml"]
+    assert "<boundary_sign_removed>t</boundary_sign_removed><boundary_sign_links>512</boundary_sign_links>" in xml
+    header = read_header(tmp_path / "q.nersc")[0]
+    assert header["BOUNDARY_SIGN_REMOVED"] == "t" and header["BOUNDARY_SIGN_LINKS"] == "512"
+    stamp = MILCGaugeFormat().read(tmp_path / "q.milc", lattice).metadata["time_stamp"]
+    assert stamp.endswith("boundary_sign_removed=t links=512"), stamp

@@ -19,7 +19,7 @@ from hpcmix.solvers import make_solver
 from hpcmix.solvers.bicgstab import BiCGstab
 from hpcmix.solvers.gcr import GCR
 from hpcmix.solvers.mr import MR
-from lattice_helpers import weak_gauge
+from lattice_helpers import random_spinor, weak_gauge
 
 TOL = 1e-10
 
@@ -172,3 +172,36 @@ def test_a_plain_solver_reports_its_operators_precision():
     res = MR(tol=1e-2, maxiter=50)(dirac.operator(HALF)).solve(b)
     assert res.precision == res.sloppy == "half" and set(res.timings) == {"half"}
     assert MR(tol=1e-2)(dirac.operator()).solve(b).precision == "double"
+
+
+# ---- stagnation ----------------------------------------------------------------------------------
+def circle_operator(center):
+    """A x = d x with the eigenvalues d on the unit circle around ``center``: around 0 no Krylov method
+    can make progress (BiCGstab wanders, restarted GCR stalls); around 1.005 they converge slowly."""
+    lattice = weak_gauge(dims=(4, 4, 4, 4)).lattice
+    n = lattice.volume * 12
+    d = (center + np.exp(2j * np.pi * (np.arange(n) + 0.5) / n)).reshape(lattice.shape + (4, 3))
+
+    def make(precision, reconstruct=18):
+        return LinearOperator(lattice, lambda x: store(precision, d * store(precision, x)),
+                              lambda x: store(precision, np.conj(d) * store(precision, x)),
+                              name=f"circle[{precision.name}]", precision=precision, reconstruct=reconstruct,
+                              at=make)
+
+    return make(DOUBLE), random_spinor(lattice, 1)
+
+
+@pytest.mark.parametrize("solver", [BiCGstab, GCR])
+def test_stagnation_stops_the_solve_early(solver):
+    op, b = circle_operator(0.0)
+    res = solver(tol=TOL, maxiter=3000)(op).solve(b)
+    assert not res.converged and res.iterations < 1000, (res.iterations, res.reason)
+    assert res.reason.startswith("stopped: stagnation") and "stagnation_window = 500" in res.reason, res.reason
+    assert solver(tol=TOL, maxiter=3000, stagnation_window=0)(op).solve(b).iterations == 3000
+
+
+@pytest.mark.parametrize("solver", [BiCGstab, GCR])
+def test_slow_convergence_is_not_stagnation(solver):
+    op, b = circle_operator(1.005)
+    res = solver(tol=TOL)(op).solve(b)
+    assert res.converged and res.iterations > 1000, (res.iterations, res.reason)

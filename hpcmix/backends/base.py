@@ -35,6 +35,11 @@ class Backend:
         self.local_rank = local_rank
 
     @property
+    def threads(self):
+        """CPU threads each kernel call runs on (what a rank occupies of its node's cores)."""
+        return 1
+
+    @property
     def xp(self):
         raise NotImplementedError
 

@@ -63,6 +63,11 @@ class NumbaBackend(Backend):
                         "block_inner": self.block_inner, "block_lincomb": self.block_lincomb}   # the rest: the numpy reference
 
     @property
+    def threads(self):
+        import numba
+        return numba.get_num_threads()
+
+    @property
     def xp(self):
         return np
 

@@ -19,6 +19,20 @@ def world():
     return MPI.COMM_WORLD
 
 
+def node_ranks(comm):
+    """(this rank's index among the ranks of ``comm`` on its node, how many ranks that node runs)."""
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return local.rank, local.size
+    finally:
+        local.Free()
+
+
+def cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def oversubscribed(comm):
     """True where this node runs more ranks than it has cores (``HPCMIX_MPI_POLITE=1/0`` overrides).
     MPI libraries busy-poll while they wait; oversubscribed ranks then steal each other's cores, so
@@ -26,13 +40,7 @@ def oversubscribed(comm):
     forced = os.environ.get("HPCMIX_MPI_POLITE")
     if forced is not None:
         return forced not in ("0", "")
-    if comm.size == 1:
-        return False
-    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    try:
-        return local.size > (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    finally:
-        local.Free()
+    return comm.size > 1 and node_ranks(comm)[1] > cores()
 
 
 def wait_all(requests, polite):

@@ -24,6 +24,8 @@ from .squeeze import squeeze
 
 _getrf = {np.dtype(np.float32): lapack.sgetrf, np.dtype(np.float64): lapack.dgetrf,
           np.dtype(np.complex64): lapack.cgetrf, np.dtype(np.complex128): lapack.zgetrf}
+_gecon = {np.dtype(np.float32): lapack.sgecon, np.dtype(np.float64): lapack.dgecon,
+          np.dtype(np.complex64): lapack.cgecon, np.dtype(np.complex128): lapack.zgecon}
 _getrs = {np.dtype(np.float32): lapack.sgetrs, np.dtype(np.float64): lapack.dgetrs,
           np.dtype(np.complex64): lapack.cgetrs, np.dtype(np.complex128): lapack.zgetrs}
 
@@ -102,6 +104,11 @@ class LowPrecisionLU:
     @property
     def ok(self):
         return self.code == SUCCESS
+
+    def rcond(self, normA):
+        """LAPACK ?gecon's estimate of 1 / cond_inf of the factored matrix, whose infinity norm is ``normA``
+        (the factors are those of its transpose, so this is their 1-norm estimate)."""
+        return float(_gecon[self.lu.dtype](self.lu, normA, norm="1")[0])
 
     def solve_low(self, C):
         """A^-1 C with the triangular solves in the factors' storage precision."""

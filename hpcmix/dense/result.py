@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SolverError
+from .norms import EPS
 
 SUCCESS = 0
 CONVERSION_OVERFLOW = -2
@@ -46,6 +47,9 @@ float64 LU's solution and its refinement steps (so ``history[-1]`` is always the
 where one was computed). ``backward_error``: that quantity
     for the returned x (<= 16 passes HPL-MxP; inf where there is no x). ``times``: seconds per phase spent in this call.
     ``fallback_step``: after a fallback, the index in ``history`` of the float64 LU's first entry (-1 without one).
+    ``rcond``: an estimate of 1 / cond_inf(A) (nan where there is no x); below eps the matrix is singular
+    to working precision (``singular``, LAPACK dgesvx's INFO = N + 1) and x is not meaningful, however
+    small its backward error.
     """
 
     x: np.ndarray | None
@@ -62,6 +66,12 @@ where one was computed). ``backward_error``: that quantity
     tol: float
     times: dict = field(default_factory=dict)
     fallback_step: int = -1
+    rcond: float = float("nan")
+
+    @property
+    def singular(self):
+        """Singular to working precision: ``rcond`` < eps."""
+        return self.rcond < EPS
 
     @property
     def code_name(self):
@@ -78,5 +88,5 @@ where one was computed). ``backward_error``: that quantity
                 "reason": self.reason, "fell_back": self.fell_back, "factorization": self.factorization,
                 "refinement": self.refinement, "niters": self.niters, "outer_niters": self.outer_niters,
                 "backward_error": self.backward_error, "history": list(self.history), "tol": self.tol,
-                "fallback_step": self.fallback_step, "seconds": self.seconds,
+                "fallback_step": self.fallback_step, "rcond": self.rcond, "seconds": self.seconds,
                 **{f"{k}_seconds": v for k, v in self.times.items()}}

@@ -8,7 +8,9 @@ use); :func:`solve` is the one-call form. The flow of a solve, as LAPACK DSGESV 
      refined with classical steps where the tolerance test does not pass at once. The code stays
      negative, ``fell_back`` is set, and ``converged`` is again the outcome of the test itself.
 An exactly singular matrix (zero pivot in float64) raises :class:`SingularMatrixError`; a float64 LU
-that overflows raises :class:`~hpcmix.errors.SolverError`.
+that overflows raises :class:`~hpcmix.errors.SolverError`. A matrix singular to working precision
+(reciprocal condition estimate below eps, :meth:`DenseFactorization.rcond`) is reported as LAPACK
+dgesvx does (INFO = N + 1): the solution is returned, ``singular`` is set and ``reason`` says it.
 """
 
 import math
@@ -20,7 +22,7 @@ from ..errors import HpcmixError, SolverError
 from . import formats
 from .factorization import LowPrecisionLU, resolve_backend
 from .lu import BLOCK_SIZE
-from .norms import EPS, inf_norm
+from .norms import EPS, column_inf_norms, inf_norm
 from .refinement import METHODS, refine
 from .result import SUCCESS, DenseResult, SingularMatrixError
 
@@ -136,12 +138,25 @@ class DenseFactorization:
             fallback_step = len(history)
             history += out64.history
             reason = f"{reason}; fell back to the float64 LU" + ("" if converged else f" ({out64.reason})")
+        rcond = self.rcond(X, B2) if X is not None else math.nan
+        if rcond < EPS:
+            reason += (f"; the matrix is singular to working precision (reciprocal condition estimate {rcond:.2e} "
+                       "< eps, LAPACK's INFO = n + 1): the solution is not meaningful")
         if X is not None and vector:
             X = X[:, 0]
         return DenseResult(x=X, converged=converged, code=code, reason=reason, fell_back=fell_back,
                            factorization=self.precision.name, refinement=refinement, niters=niters,
                            outer_niters=outer, history=history, backward_error=backward, tol=tol, times=times,
-                           fallback_step=fallback_step)
+                           fallback_step=fallback_step, rcond=rcond)
+
+    def rcond(self, X, B):
+        """An estimate of 1 / cond_inf(A): LAPACK ?gecon's on the float64 LU where one was made, and at most
+        min_j ||b_j|| / (||A|| ||x_j||) (as ||x_j|| <= ||A^-1|| ||b_j||), which holds whatever solved A X = B."""
+        xn = column_inf_norms(X)
+        bound = float(np.min(column_inf_norms(B)[xn > 0] / (self.normA * xn[xn > 0]), initial=math.inf))
+        if self._lu64 is not None and self._lu64.ok:
+            return min(bound, self._lu64.rcond(self.normA))
+        return bound
 
     def _factor64(self):
         if self._lu64 is None:

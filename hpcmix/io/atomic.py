@@ -6,10 +6,16 @@ target while the file is being written; ``os.replace`` would then silently destr
 exists, atomically, and the temporary name is removed only once the link is made. On a file
 system without hard links, the target name is reserved with ``O_CREAT | O_EXCL`` (also atomic)
 and the file renamed over that empty reservation.
+
+:func:`temporary` removes a temporary file whose writing fails or is interrupted;
+:func:`remove_temporaries` removes those still being written (a run ended by a signal while its main
+thread cannot unwind, :mod:`hpcmix.interrupt`).
 """
 
 import errno
 import os
+from contextlib import contextmanager
+from pathlib import Path
 
 
 #: errno values of a file system that makes no hard links.
@@ -43,3 +49,28 @@ def claim_free_name(src, candidates):
             continue
         return candidate
     raise FileExistsError(f"no free name for {src}")
+
+
+#: Temporary files this process is writing (see :func:`temporary`).
+_WRITING = set()
+
+
+@contextmanager
+def temporary(tmp, owner=True):
+    """The block writes ``tmp``: where it fails or is interrupted, the rank that ``owner``s the file removes it."""
+    if owner:
+        _WRITING.add(str(tmp))
+    try:
+        yield
+    except BaseException:
+        if owner:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        _WRITING.discard(str(tmp))
+
+
+def remove_temporaries():
+    """Remove the temporary files this process is writing."""
+    for tmp in list(_WRITING):
+        Path(tmp).unlink(missing_ok=True)

@@ -6,7 +6,7 @@ own box; every check (checksum, header plaquette, unitarity) is agreed between r
 file raises the same :class:`~hpcmix.errors.FormatError` on every rank.
 
 Format names are matched without regard to case, and :data:`ALIASES` gives other names users know
-a format by ("lime" and "scidac" for the ILDG/SciDAC LIME reader).
+a format by ("lime" and "scidac" for the ILDG/SciDAC LIME reader, "hdf5" and "h5" for hpcmix HDF5).
 """
 
 from pathlib import Path
@@ -46,7 +46,7 @@ class GaugeFormat:
 
 
 #: Other names of registered formats.
-ALIASES = {"lime": "ildg", "scidac": "ildg"}
+ALIASES = {"lime": "ildg", "scidac": "ildg", "hdf5": "hpcmix", "h5": "hpcmix"}
 
 
 def format_name(registry, name):

@@ -17,6 +17,7 @@ import numpy as np
 from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
+from .atomic import temporary
 from .checksum import scidac_sums
 from .formats import GaugeFormat
 from .links import verify_links
@@ -144,13 +145,9 @@ class HDF5GaugeFormat(GaugeFormat):
             with h5py.File(tmp, "r+") as h5:
                 h5[DATASET][lattice.box()] = stored
 
-        try:
+        with temporary(tmp, owner=pg.rank == 0):
             collective(pg, create, FormatError)
             for turn in range(pg.size):  # serial HDF5: ranks write their hyperslabs one after the other
                 collective(pg, lambda: write_box() if pg.rank == turn else None, FormatError)
             collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
-        except FormatError:
-            if pg.rank == 0:
-                Path(tmp).unlink(missing_ok=True)
-            raise
         return attrs

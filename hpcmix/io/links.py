@@ -6,7 +6,9 @@
 - Some writers (QUDA) store the links with the antiperiodic time boundary sign multiplied in: the
   time links U_t(x, y, z, T-1) then have det U = -1. hpcmix keeps boundary phases out of stored
   links (operators apply them), so a reader of such a format recognizes exactly that pattern,
-  takes the sign out again (exactly: a multiplication by -1) and says so in the metadata.
+  takes the sign out again (exactly: a multiplication by -1) and records it in the metadata
+  (``boundary_sign_removed``, ``boundary_sign_links``), which ``load_gauge`` and ``hpcmix convert``
+  log (:func:`boundary_sign_note`) and keep in their results and output files.
 - :func:`reunitarize`: on request (``load_gauge`` ``reunitarize = true``), every link projected onto
   SU(3) in float64, as MILC does when it reads single-precision files.
 """
@@ -52,7 +54,8 @@ def verify_links(gauge, path, *, verify, claims, stored_dtype):
 
 def remove_time_boundary_sign(gauge):
     """Collective. If the links with det U < 0 are exactly the time links of the last time slice,
-    multiply them by -1 and record ``metadata["boundary_sign_removed"] = "t"``; returns whether it did."""
+    multiply them by -1 and record ``metadata["boundary_sign_removed"] = "t"`` and the number of links,
+    ``metadata["boundary_sign_links"]``; returns whether it did."""
     lattice = gauge.lattice
     negative = np.linalg.det(gauge.U).real < 0
     last_time_links = (lattice.coordinate(3) == lattice.dims[3] - 1)[..., None] & (np.arange(4) == 3)
@@ -61,8 +64,17 @@ def remove_time_boundary_sign(gauge):
     if not counts[0] == counts[1] == slice_volume:
         return False
     gauge.U[negative] *= -1
-    gauge.metadata["boundary_sign_removed"] = "t"
+    gauge.metadata.update(boundary_sign_removed="t", boundary_sign_links=int(counts[0]))
     return True
+
+
+def boundary_sign_note(metadata):
+    """The log line saying that the boundary sign was taken out of links read from a file, or None."""
+    if "boundary_sign_removed" not in metadata:
+        return None
+    return (f"{metadata.get('file', 'the file')}: the time links of the last time slice carried the antiperiodic "
+            f"boundary sign (det U = -1, as QUDA writes them); took it out of {metadata['boundary_sign_links']} "
+            "links (hpcmix's operators apply the boundary phases)")
 
 
 def reunitarize(gauge):

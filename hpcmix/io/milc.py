@@ -114,13 +114,17 @@ class MILCGaugeFormat(GaugeFormat):
 
     def write(self, path, gauge, metadata=None, *, dtype=np.complex64, overwrite=False, byte_order="<"):
         """Collective write in single precision (``dtype`` must be complex64: the format has no other),
-        in ``byte_order`` ('<' little or '>' big endian)."""
+        in ``byte_order`` ('<' little or '>' big endian). A boundary sign taken out on reading
+        (``metadata["boundary_sign_removed"]``) is noted after the time stamp."""
         if np.dtype(dtype) != np.complex64:
             raise FormatError(f"MILC binary files are single precision; cannot store {np.dtype(dtype)}", file=path)
         lattice = gauge.lattice
         local = np.ascontiguousarray(gauge.U.astype(byte_order + "c8")).view(np.uint8).reshape(lattice.shape + (-1,))
         sums = checksum(local.view(byte_order + "u4"), lattice)
-        stamp = time.asctime().encode("ascii")
-        head = struct.pack(byte_order + _HEADER, MAGIC, *lattice.dims, stamp, 0, *sums)
+        stamp = time.asctime()
+        if "boundary_sign_removed" in (metadata or {}):     # the one place for metadata in a MILC header
+            stamp += (f" boundary_sign_removed={metadata['boundary_sign_removed']}"
+                      f" links={metadata['boundary_sign_links']}")
+        head = struct.pack(byte_order + _HEADER, MAGIC, *lattice.dims, stamp.encode("ascii"), 0, *sums)
         write_file(path, lattice, head, local, overwrite=overwrite)
         return {"sum29": sums[0], "sum31": sums[1]}

@@ -167,7 +167,8 @@ class NERSCGaugeFormat(GaugeFormat):
         return gauge
 
     def write(self, path, gauge, metadata=None, *, dtype=np.complex128, overwrite=False, rows=3, byte_order=">"):
-        """Collective write (``metadata`` keys ensemble_id, ensemble_label, sequence_number go into the
+        """Collective write (``metadata`` keys ensemble_id, ensemble_label, sequence_number, and
+        boundary_sign_removed and boundary_sign_links where a reader took a sign out, go into the
         header): ``rows`` = 3 (``4D_SU3_GAUGE_3x3``) or 2 (``4D_SU3_GAUGE``), IEEE64 for
         complex128 or IEEE32 for complex64, big (``byte_order`` '>') or little ('<') endian.
         The header's PLAQUETTE and LINK_TRACE are those of the links as a reader will rebuild them."""
@@ -193,7 +194,8 @@ class NERSCGaugeFormat(GaugeFormat):
             "CREATION_DATE": time.asctime(),
             "FLOATING_POINT": f"IEEE{bits}{'BIG' if byte_order == '>' else 'LITTLE'}",
         }
-        for key in ("ensemble_id", "ensemble_label", "sequence_number"):
+        for key in ("ensemble_id", "ensemble_label", "sequence_number", "boundary_sign_removed",
+                    "boundary_sign_links"):
             if key in (metadata or {}):
                 header[key.upper()] = str(metadata[key])
         text = "BEGIN_HEADER\n" + "".join(f"{k} = {v}\n" for k, v in header.items()) + "END_HEADER\n"

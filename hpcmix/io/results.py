@@ -7,12 +7,20 @@ the run starts, and the final move refuses to replace an output that another run
 (:func:`hpcmix.io.atomic.move_into_place`), keeping this run's results under a partial name. A failed
 run leaves its partial results in ``<output stem>.partial.h5``, or where that exists (an earlier
 failure's) in the first free ``<output stem>.partial-<n>.h5``, n = 2, 3, ...; it never touches an
-earlier output or partial file. The output must name a file, not a directory.
+earlier output or partial file. A run that fails before anything was written to the file leaves none.
+The output must name a file, not a directory, in a folder that can be written.
+
+The writer holds an exclusive ``flock`` on its temporary file. A run that finds a temporary file of
+its output that nobody holds (its run was killed: SIGKILL, a node failure) keeps it as a partial file
+(:meth:`ResultsFile.recover`); a temporary file of a run still going on is left alone.
 """
 
+import fcntl
+import glob
 import itertools
 import json
 import os
+import threading
 from pathlib import Path
 
 import h5py
@@ -41,6 +49,11 @@ def output_problem(output, overwrite):
         return f"output {path} is a directory; name a file in it (e.g. {path / 'results.h5'})"
     if path.exists() and not overwrite:
         return f"output {path} exists; refusing to overwrite it (set [run] overwrite = true or pass --overwrite)"
+    folder = next(p for p in path.absolute().parents if p.exists())   # the folder, or the part of it there is
+    if not folder.is_dir():
+        return f"output {path}: {folder} is not a directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"output {path}: folder {folder} is not writable"
     return None
 
 
@@ -57,6 +70,16 @@ def write_attrs(obj, attrs):
         obj.attrs[k] = _attr_value(v)
 
 
+#: The results files open in this process (what :func:`abandon_all` keeps).
+_OPEN = set()
+
+
+def abandon_all():
+    """Close every open results file after a failure (see :meth:`ResultsFile.abandon`); returns where
+    their partial results are."""
+    return [p for p in (r.abandon() for r in list(_OPEN)) if p is not None]
+
+
 class ResultsFile:
     """Rank 0 writes; on other ranks every method is a no-op (their data must be gathered first)."""
 
@@ -67,6 +90,10 @@ class ResultsFile:
         self.overwrite = overwrite
         self.tmp = None  # <output>.tmp-<pid>, named once the output is known to name a file
         self.h5 = None
+        self.written = False    # whether anything but the run's metadata was written
+        self.partial = None     # where abandon() kept the results
+        self.recovered = []     # (temporary file, partial name) of killed runs, see recover()
+        self._lock = threading.Lock()
 
     def open(self, metadata=None):
         if self.rank != 0:
@@ -77,12 +104,32 @@ class ResultsFile:
         self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.recovered = self.recover()
             self.h5 = h5py.File(self.tmp, "w")
         except OSError as exc:
             raise HpcmixError(f"output {self.path}: cannot create the results file there "
                               f"({getattr(exc, 'strerror', None) or exc})") from None
+        try:
+            fcntl.flock(self.h5.id.get_vfd_handle(), fcntl.LOCK_EX | fcntl.LOCK_NB)   # HDF5 may hold it already
+        except OSError:
+            pass     # a file system without flock: the file is left alone by recover() all the same
+        _OPEN.add(self)
         write_attrs(self.h5, metadata)
         return self
+
+    def recover(self):
+        """Keep the temporary files of this output that no process holds (their run was killed) as
+        partial files; returns [(temporary file, partial name)]. One that is held, or whose lock cannot
+        be tested, is left alone."""
+        kept = []
+        for stray in sorted(self.path.parent.glob(f"{glob.escape(self.path.name)}.tmp-*")):
+            try:
+                with open(stray, "rb") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    kept.append((stray, claim_free_name(stray, partial_names(self.path))))
+            except OSError:
+                continue
+        return kept
 
     def group(self, name):
         return self.h5.require_group(name)
@@ -96,12 +143,14 @@ class ResultsFile:
         ds = self.h5.create_dataset(path, data=np.asarray(data))
         write_attrs(ds, attrs)
         self.h5.flush()
+        self.written = True
 
     def set_attrs(self, path, attrs):
         if self.rank != 0:
             return
         write_attrs(self.h5.require_group(path), attrs)
         self.h5.flush()
+        self.written = True
 
     def commit(self):
         """Close and move into place (the whole run succeeded). Where that fails (an output created
@@ -109,6 +158,7 @@ class ResultsFile:
         the error says where."""
         if self.rank != 0 or self.h5 is None:
             return
+        _OPEN.discard(self)
         self.h5.close()
         self.h5 = None
         try:
@@ -120,10 +170,17 @@ class ResultsFile:
             raise HpcmixError(f"output {self.path} {reason}; this run's results are in {partial}") from None
 
     def abandon(self):
-        """Close after a failure: keep the partial results beside, never over, the output or an
-        earlier partial file; returns their name."""
-        if self.rank != 0 or self.h5 is None:
-            return None
-        self.h5.close()
-        self.h5 = None
-        return claim_free_name(self.tmp, partial_names(self.path))
+        """Close after a failure (once; thread-safe): keep the partial results beside, never over, the
+        output or an earlier partial file, and return their name; a file that holds nothing but the run's
+        metadata is removed (None)."""
+        with self._lock:
+            if self.rank != 0 or self.h5 is None:
+                return self.partial
+            _OPEN.discard(self)
+            self.h5.close()
+            self.h5 = None
+            if self.written:
+                self.partial = claim_free_name(self.tmp, partial_names(self.path))
+            else:
+                self.tmp.unlink(missing_ok=True)
+            return self.partial

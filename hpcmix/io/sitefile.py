@@ -15,7 +15,7 @@ import numpy as np
 
 from ..comm import collective
 from ..errors import FormatError
-from .atomic import move_into_place
+from .atomic import move_into_place, temporary
 
 
 def read_sites(path, offset, lattice, site_bytes):
@@ -76,12 +76,8 @@ def write_file(path, lattice, head, local, tail=b"", overwrite=False):
     data_end = len(head) + lattice.volume * site_bytes
     rows = np.ascontiguousarray(local).reshape(-1, lattice.local_dims[0] * site_bytes)
     starts = len(head) + lattice.global_index()[..., 0].ravel() * site_bytes
-    try:
+    with temporary(tmp, owner=pg.rank == 0):
         collective(pg, lambda: _create(tmp, head, data_end, tail) if pg.rank == 0 else None, FormatError)
         for turn in range(pg.size):
             collective(pg, lambda: _write_rows(tmp, rows, starts) if pg.rank == turn else None, FormatError)
         collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
-    except FormatError:
-        if pg.rank == 0:
-            tmp.unlink(missing_ok=True)
-        raise

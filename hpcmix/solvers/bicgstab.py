@@ -22,7 +22,9 @@ source as b gives rho' = 0 exactly after one step of the Wilson operator. A brea
 restarted recurrence has completed an iteration is genuine (a further restart would start from the
 same state). Genuine breakdowns, and true-residual increases, mean the sloppy precision has stopped
 making progress: with ``fallback`` the solve continues in the next precision of the chain,
-restarting the recurrence from the true residual; otherwise, and at the end of the chain, it stops.
+restarting the recurrence from the true residual; otherwise, and at the end of the chain, it stops. So
+does stagnation, an iterated residual that has not halved in ``stagnation_window`` iterations (on an
+indefinite operator BiCGstab wanders; :class:`~hpcmix.solvers.fallback.Stagnation`).
 """
 
 import math
@@ -30,7 +32,7 @@ import math
 import numpy as np
 
 from .base import Solver
-from .fallback import ResidualIncreases
+from .fallback import STAGNATION_PARAMS, STAGNATION_WINDOW, ResidualIncreases, Stagnation
 from .mixed_solve import MixedSolve, timed
 from .precisions import MIXED_PARAMS, MixedPrecision
 from .reliable import ReliableUpdates
@@ -39,7 +41,10 @@ from .reliable import ReliableUpdates
 class BiCGstab(MixedPrecision, Solver):
     name = "bicgstab"
     description = "stabilized bi-conjugate gradient with reliable updates"
-    params = dict(Solver.params, **MIXED_PARAMS)
+    params = dict(Solver.params, **MIXED_PARAMS, **STAGNATION_PARAMS)
+
+    def __init__(self, stagnation_window=STAGNATION_WINDOW, **kw):
+        super().__init__(stagnation_window=stagnation_window, **kw)
 
     def solve(self, op, b, x0=None):
         ms = MixedSolve(self, op, b)
@@ -49,6 +54,7 @@ class BiCGstab(MixedPrecision, Solver):
         y, r = ms.start(x0)
         r2 = sp.norm2(r)
         increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
+        stagnation = Stagnation(self.stagnation_window)
         stop = (self.tol * bnorm) ** 2
         x = sp.zeros_like(b, np.complex128)
         reason = f"reached maxiter = {self.maxiter}"
@@ -64,7 +70,7 @@ class BiCGstab(MixedPrecision, Solver):
                 v = low.operator(p)
                 ms.counts["low"] += 1
                 r0v = sp.inner(r0, v)
-                breakdown = r0v == 0
+                breakdown, stalled = r0v == 0, False
                 if not breakdown:
                     alpha = rho / r0v
                     s = sp.convert(sp.caxpy(-alpha, v, sp.copy(r_s)), low.precision)
@@ -80,7 +86,8 @@ class BiCGstab(MixedPrecision, Solver):
                     result.iterations += 1
                     result.history.append(math.sqrt(r2) / bnorm)
                     update = trigger.evaluate(math.sqrt(r2), 0.0)
-                    if r2 <= stop:
+                    stalled = stagnation.record(result.iterations, math.sqrt(r2) / bnorm)
+                    if r2 <= stop or stalled:
                         trigger.force()
                         update = True
             if breakdown or update:
@@ -98,12 +105,13 @@ class BiCGstab(MixedPrecision, Solver):
                         result.restarts += 1
                         restart = True
                         continue
-                if breakdown or increases.record(trigger.increased(math.sqrt(r2))):
+                if breakdown or stalled or increases.record(trigger.increased(math.sqrt(r2))):
                     why = (f"breakdown in precision '{low.precision.name}' right after a restart" if breakdown
-                           else increases.describe())
+                           else stagnation.describe() if stalled else increases.describe())
                     if not low.escalate(result, why, increases):
                         reason = f"stopped: {why}"
                         break
+                    stagnation.reset(result.iterations)
                     restart = True
                     continue
                 trigger.replaced(math.sqrt(r2), 0.0)

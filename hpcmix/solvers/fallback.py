@@ -7,7 +7,16 @@ decide when the sloppy precision has stopped making progress.
 With ``fallback`` on, a solve whose sloppy precision has stopped making progress continues from its
 true residual in the next precision of the chain (recorded in the report's ``fallbacks``); with it off,
 or at the end of the chain (always so in uniform precision), it stops (QUDA's behaviour).
+
+BiCGstab and GCR also stop making progress without residual increases: on an indefinite operator
+BiCGstab wanders and restarted GCR stalls. :class:`Stagnation` calls it so when the residual has not
+halved in ``stagnation_window`` iterations (500 by default: a solve that converges to 1e-10 that slowly
+would need more than 16000 iterations); it is treated as the increases are.
 """
+
+import math
+
+from ..params import Param
 
 
 class SloppyOperator:
@@ -61,3 +70,34 @@ class ResidualIncreases:
     def describe(self):
         return (f"true residual increased at {self.count} consecutive reliable updates ({self.total} in total; "
                 f"max_res_increase = {self.limit}, max_res_increase_total = {self.limit_total})")
+
+
+#: The default ``stagnation_window``, and the deck key of the solvers that detect stagnation (bicgstab, gcr).
+STAGNATION_WINDOW = 500
+STAGNATION_PARAMS = {
+    "stagnation_window": Param(int, STAGNATION_WINDOW, "stop (or fall back to the next precision) when the "
+                               "residual has not halved in this many iterations; 0: never",
+                               check=lambda v: None if v >= 0 else "must be >= 0"),
+}
+
+
+class Stagnation:
+    """``record(iteration, residual)`` says whether the residual has not fallen below half of its value at
+    the last halving (the first residual recorded, at first) within ``window`` iterations (0: never)."""
+
+    def __init__(self, window):
+        self.window = window
+        self.reset(0)
+
+    def reset(self, iteration):
+        """Start anew at ``iteration`` (a fallback to another precision)."""
+        self.mark, self.since = math.inf, iteration
+
+    def record(self, iteration, residual):
+        if residual <= 0.5 * self.mark:
+            self.mark, self.since = residual, iteration
+        return 0 < self.window <= iteration - self.since
+
+    def describe(self):
+        return (f"stagnation: the residual has not halved from {self.mark:.3e} in {self.window} iterations "
+                f"(stagnation_window = {self.window})")

@@ -12,7 +12,8 @@ convergence; then y += x and the true residual is recomputed in the outer precis
 update) and the next cycle restarts from it. Uniform precision is the case sloppy = precision: the
 sloppy operator is the outer one. A true residual above the previous one counts as an increase; past
 ``max_res_increase`` / ``max_res_increase_total`` the sloppy precision falls back (``fallback``) or
-the solve stops.
+the solve stops, as it does on stagnation: a true residual that has not halved in ``stagnation_window``
+iterations (restarted GCR stalls on an indefinite operator; :class:`~hpcmix.solvers.fallback.Stagnation`).
 
 ``iterations`` counts the GCR steps; the preconditioner's inner iterations are reported as
 ``preconditioner_iterations`` and its wall time as ``timings["preconditioner (<its precision>)"]``,
@@ -26,7 +27,7 @@ import numpy as np
 from ..errors import DeckError
 from ..params import Param, Validator
 from .base import Solver
-from .fallback import ResidualIncreases
+from .fallback import STAGNATION_PARAMS, STAGNATION_WINDOW, ResidualIncreases, Stagnation
 from .mixed_solve import MixedSolve, timed
 from .precisions import MIXED_PARAMS, MixedPrecision, confined
 
@@ -67,15 +68,15 @@ class Preconditioner:
 class GCR(MixedPrecision, Solver):
     name = "gcr"
     description = "restarted flexible generalized conjugate residual, cycles in the sloppy precision"
-    params = dict(Solver.params, **MIXED_PARAMS,
+    params = dict(Solver.params, **MIXED_PARAMS, **STAGNATION_PARAMS,
                   nkrylov=Param(int, 16, "Krylov vectors kept before a restart"),
                   preconditioner=Param((dict, str), "none", "solver used as preconditioner (a table with kind, "
                                        "or a solver's name), or 'none'"))
 
-    def __init__(self, preconditioner=None, nkrylov=16, **kw):
+    def __init__(self, preconditioner=None, nkrylov=16, stagnation_window=STAGNATION_WINDOW, **kw):
         if preconditioner is not None and not callable(preconditioner):
             raise TypeError(f"preconditioner must be a solver or None, got {preconditioner!r}")
-        super().__init__(nkrylov=nkrylov, **kw)
+        super().__init__(nkrylov=nkrylov, stagnation_window=stagnation_window, **kw)
         self.preconditioner = preconditioner
 
     @classmethod
@@ -101,6 +102,7 @@ class GCR(MixedPrecision, Solver):
         y, s = ms.start(x0)
         res = math.sqrt(sp.norm2(s)) / bnorm
         increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
+        stagnation = Stagnation(self.stagnation_window)
         reason = f"reached maxiter = {self.maxiter}"
         while res > self.tol and result.iterations < self.maxiter:
             x, breakdown = self.cycle(ms, s, precondition)
@@ -110,11 +112,14 @@ class GCR(MixedPrecision, Solver):
                 res = new
                 break
             result.restarts += 1
-            if breakdown or increases.record(new > res):
-                why = f"breakdown: A z = 0 in precision '{low.precision.name}'" if breakdown else increases.describe()
+            stalled = stagnation.record(result.iterations, new)
+            if breakdown or stalled or increases.record(new > res):
+                why = (f"breakdown: A z = 0 in precision '{low.precision.name}'" if breakdown
+                       else stagnation.describe() if stalled else increases.describe())
                 if not low.escalate(result, why, increases):
                     reason = f"stopped: {why}"
                     break
+                stagnation.reset(result.iterations)
             res = new
         return ms.finish(y, reason)
 

@@ -4,7 +4,9 @@ A source kind has ``name``, ``params``, optionally ``check_lattice(cfg, dims)`` 
 None, checked before the run) and ``build(lattice, cfg, field_shape, ctx)`` returning a
 list of local right-hand sides, one per source component: for Wilson fermions (field_shape (4, 3))
 12 components ordered (spin, color) -> 3 * spin + color, for staggered (3,) 3 colors.
-``origin(cfg)`` gives the source time slice that correlators are measured from.
+``origin(cfg)`` gives the source time slice that correlators are measured from. ``localized = True``
+says that the solutions form a propagator S(x; x0) from one site or time slice, the object meson
+correlators contract (a file source's solution is no such propagator).
 """
 
 import itertools
@@ -21,6 +23,7 @@ def unit_vectors(field_shape):
 class PointSource:
     name = "point"
     description = "delta function at one site, one right-hand side per spin-color component"
+    localized = True
     params = {"site": Param(ListOf(int, 4), [0, 0, 0, 0], "source site [x, y, z, t]")}
 
     @classmethod
@@ -54,6 +57,7 @@ class PointSource:
 class WallSource:
     name = "wall"
     description = "unit source on every site of one time slice (Coulomb-gauge-fixed fields)"
+    localized = True
     params = {"t": Param(int, 0, "time slice")}
 
     @classmethod

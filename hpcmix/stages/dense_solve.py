@@ -196,7 +196,12 @@ class DenseSolveStage(Stage):
             (f", code {result.code}: {result.code_name}" if result.code else "")
         ctx.log(f"{ctx.stage}: n = {info['n']}, {result.factorization} LU + {result.refinement} refinement: "
                 f"{outcome} in {result.niters} iterations{extra}; HPL-MxP backward error "
-                f"{result.backward_error:.3g} (<= 16 passes); {result.seconds:.3g} s")
+                f"{result.backward_error:.3g} (<= 16 passes); {result.seconds:.3g} s"
+                + (f"; SINGULAR to working precision (rcond {result.rcond:.2e})" if result.singular else ""))
+        if result.singular:         # as LAPACK's INFO = N + 1, but an error: x is not meaningful
+            raise SolverError(f"stage '{ctx.stage}': the matrix is singular to working precision (reciprocal "
+                              f"condition estimate {result.rcond:.2e} < eps): the solution is not meaningful",
+                              collective=True)
         if not result.converged:    # as the propagator: the report is kept in the partial results
             raise SolverError(f"stage '{ctx.stage}': the dense solve did not converge ({result.reason}; code "
                               f"{result.code}: {result.code_name})", collective=True)

@@ -12,6 +12,8 @@ error. The file must not exist yet: that too is checked before any stage runs.
 ``load_gauge`` ``reunitarize = true`` projects every link onto SU(3) in float64 after the file's
 checks (:func:`hpcmix.io.links.reunitarize`; MILC does this for its single-precision files), and
 records the largest change of a link entry as the stage's ``reunitarize_max_change`` attribute.
+A boundary sign taken out of the links on reading (QUDA's files) is logged and recorded as the
+attributes ``boundary_sign_removed`` and ``boundary_sign_links``, and in the files ``save_gauge`` writes.
 """
 
 from pathlib import Path
@@ -22,7 +24,7 @@ from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
 from ..io.formats import detect, format_name, lookup
-from ..io.links import reunitarize
+from ..io.links import boundary_sign_note, reunitarize
 from ..params import Param, PathParam, Ref, LATEST
 from .base import Stage
 
@@ -49,6 +51,11 @@ class GenerateGauge(Stage):
             gauge = GaugeField.weak(ctx.lattice, cfg["seed"], cfg["epsilon"])
         ctx.results.set_attrs(ctx.stage, dict(gauge.metadata, plaquette=gauge.plaquette()))
         return gauge
+
+
+def boundary_sign(gauge):
+    """The record of a boundary sign taken out of ``gauge``'s links on reading ({} where none was)."""
+    return {k: v for k, v in gauge.metadata.items() if k.startswith("boundary_sign_")}
 
 
 def _format_problem(registry, name):
@@ -85,7 +92,10 @@ class LoadGauge(Stage):
     def run(self, ctx, cfg):
         fmt = collective(ctx.lattice.pg, lambda: detect(ctx.registry, cfg["file"], cfg["format"]), FormatError)
         gauge = fmt.read(cfg["file"], ctx.lattice, verify=cfg["verify"])
-        attrs = {"file": cfg["file"], "format": fmt.name, "reunitarized": cfg["reunitarize"]}
+        attrs = {"file": cfg["file"], "format": fmt.name, "reunitarized": cfg["reunitarize"], **boundary_sign(gauge)}
+        note = boundary_sign_note(gauge.metadata)
+        if note:
+            ctx.log(note)
         if cfg["reunitarize"]:
             attrs["reunitarize_max_change"] = change = reunitarize(gauge)
             ctx.log(f"reunitarized every link in float64 (largest change of a link entry {change:.3e})")
@@ -134,7 +144,8 @@ class SaveGauge(Stage):
     def run(self, ctx, cfg):
         fmt = lookup(ctx.registry, cfg["format"])
         precision = fmt.precisions[0] if cfg["precision"] == "auto" else cfg["precision"]
-        fmt.write(cfg["file"], ctx.objects[cfg["gauge"]], dtype=DTYPES[precision])
+        gauge = ctx.objects[cfg["gauge"]]
+        fmt.write(cfg["file"], gauge, boundary_sign(gauge), dtype=DTYPES[precision])
         ctx.results.set_attrs(ctx.stage, {"file": cfg["file"], "format": fmt.name, "precision": precision})
         ctx.log(f"wrote {cfg['file']} ({fmt.name}, {precision} precision)")
 

@@ -30,6 +30,15 @@ class MesonStage(Stage):
         "channel": Param(str, "pion", "meson channel", choices=("pion",)),
     }
 
+    @staticmethod
+    def check_inputs(cfg, validator, stage):
+        """The propagator must be that of a point or wall source (``localized``): contracted, the solution
+        for any other source is a meaningless number labelled with the channel."""
+        kind = validator.configs.get(cfg["propagator"], {}).get("source", {}).get("kind")
+        if kind is not None and not getattr(validator.registry.lookup("sources", kind), "localized", False):
+            raise validator.error(f"propagator '{cfg['propagator']}' was solved for a '{kind}' source; a meson "
+                                  "correlator needs the propagator of a point or wall source", stage, "propagator")
+
     def run(self, ctx, cfg):
         prop = ctx.objects[cfg["propagator"]]
         corr = pion_correlator(prop)
