@@ -14,7 +14,7 @@ import numpy as np
 from . import reference
 from .base import Backend, BackendUnavailable
 from ..fields.layout import EvenOddLayout
-from .kernels import blas, rowloop, staggered, wilson
+from .kernels import blas, faces, rowloop, staggered, wilson
 
 _DUMMY_NORM = np.ones((1, 1), np.float32)
 _DUMMY_PHASE = _DUMMY_NORM_BLOCK = np.ones((1, 1, 1), np.float32)
@@ -60,7 +60,8 @@ class NumbaBackend(Backend):
         self._compiled, self._first_call = {}, set()
         self.kernels = {"wilson_hop": self.wilson_hop, "staggered_hop": self.staggered_hop, "lincomb": self.lincomb, "inner": self.inner,
                         "norm2": self.norm2, "site_blocks": self.site_blocks,
-                        "block_inner": self.block_inner, "block_lincomb": self.block_lincomb}   # the rest: the numpy reference
+                        "block_inner": self.block_inner, "block_lincomb": self.block_lincomb,
+                        "wilson_face_pack": self.wilson_face_pack, "wilson_face_unpack": self.wilson_face_unpack}   # the rest: the numpy reference
 
     @property
     def threads(self):
@@ -154,6 +155,28 @@ class NumbaBackend(Backend):
         c = np.array([complex(v) for v in coeffs])
         self._run(key, out.data, _norm(out), block.data, _norm_block(block), np.ascontiguousarray(c.real),
                   np.ascontiguousarray(c.imag), _scale(out), np.empty(out.layout.nrows))
+        return None
+
+    def wilson_face_pack(self, field, rows, d):
+        kf = fixed_point(field)
+        if kf is None:
+            return reference.wilson_face_pack(field, rows, d)
+        key = self._generated(("face_pack", kf, field.data.dtype.str), lambda: faces.pack_source(kf, kf))
+        out = np.empty((rows.size, 12, field.layout.xh), field.data.dtype)
+        outn = np.empty((rows.size, field.layout.xh), np.float32) if kf else _DUMMY_NORM
+        S = reference.projector_block(d).astype(np.result_type(field.precision.real_dtype, np.complex64))
+        self._run(key, field.data, _norm(field), rows, out, outn, _scale(field), np.ascontiguousarray(S.real),
+                  np.ascontiguousarray(S.imag))
+        return out, (outn if kf else None)
+
+    def wilson_face_unpack(self, field, where, data, norm, d):
+        kf = fixed_point(field)
+        if kf is None:
+            return reference.wilson_face_unpack(field, where, data, norm, d)
+        key = self._generated(("face_unpack", kf, field.data.dtype.str), lambda: faces.unpack_source(kf))
+        T = reference.projector_block(d).conj().T
+        self._run(key, field.data, _norm(field), where.start, data, norm if kf else _DUMMY_NORM,
+                  np.ascontiguousarray(T.real), np.ascontiguousarray(T.imag), 1.0 if kf else 0.5)
         return None
 
     def site_blocks(self, out, x, blocks):

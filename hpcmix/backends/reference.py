@@ -83,6 +83,11 @@ def _sign(d):
     return -1 if d % 2 == 0 else 1
 
 
+def projector_block(d):
+    """S = s B_mu of direction d (s: :func:`_sign`), the 2x2 block of 1 + s g_mu that projects."""
+    return _sign(d) * B_MATRIX[d // 2]
+
+
 def project(spinor, mu, s):
     """The half spinor h = psi_up + s B_mu psi_down of ``spinor[..., 4, 3]`` (the upper spins of
     (1 + s g_mu) psi = [h; s B^dag h]): ``[..., 2, 3]``, one addition per component."""

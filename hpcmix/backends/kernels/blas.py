@@ -1,4 +1,4 @@
-"""Numba sources of the fused BLAS-1 and site kernels on half-lattice fields (one row per task).
+"""Numba sources of the fused BLAS-1 and site kernels on half-lattice fields (rows shared out in blocks).
 
 Each generator returns the source of a ``kernel`` for one combination of storage kinds (fixed point
 with a norm per site, or IEEE); numba specializes it further on the array dtypes. Arithmetic is
@@ -6,7 +6,15 @@ float64 as in the numpy reference (:mod:`hpcmix.backends.reference`), operation 
 stored results agree bitwise; reductions are float64 partial sums per row (``partial``), added up by
 the caller. A fixed-point value decodes as fl32(q * norm), an output encodes as the reference's
 ``encode_reals`` does (norm = fl32(s / M), q = rint(v M / s), s the largest |component| of the site).
+The generators write one row's work as the body of ``for row in prange(nrows)``; :func:`blocked` turns
+that into blocks of rows whose work arrays are allocated once per block.
 """
+
+import re
+
+#: blocks of rows the threads share out
+BLOCKS = 64
+_ALLOC = re.compile(r"^(\s+)(\w+) = np\.(zeros|empty)\((.*)\)$")
 
 HEADER = ["import numpy as np", "from numba import njit, prange", "", "",
           "@njit(parallel=True, boundscheck=False, cache=True, nogil=True)"]
@@ -48,6 +56,25 @@ def _store(fixed, norm):
     return lines
 
 
+def blocked(lines):
+    """``lines`` with their ``for row in prange(nrows):`` loop split into blocks of rows: each array the row
+    body allocates is allocated once per block (an np.zeros is refilled with zeros where it was made)."""
+    head = lines.index("    for row in prange(nrows):")
+    allocs, body = [], []
+    for line in lines[head + 1:]:
+        m = _ALLOC.match(line)
+        if m:
+            indent, name, kind, args = m.groups()
+            allocs.append(f"        {name} = np.empty({args})")
+            if kind == "zeros":
+                body.append(f"    {indent}{name}[...] = 0")
+        else:
+            body.append("    " + line)
+    return lines[:head] + [f"    nblk = min(nrows, {BLOCKS})",
+                           "    for blk in prange(nblk):"] + allocs + [
+        "        for row in range(blk * nrows // nblk, (blk + 1) * nrows // nblk):"] + body
+
+
 def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     """``kernel(out, outn, f0, f0n, .., cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) f_i (+ out),
     for ``len(in_fixed)`` inputs; ``partial[row]`` = |out row|^2 where ``norm``."""
@@ -74,7 +101,7 @@ def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, norm)
     L += ["        partial[row] = acc"]
-    return "\n".join(L) + "\n"
+    return "\n".join(blocked(L)) + "\n"
 
 
 def reduce_source(a_fixed, b_fixed):
@@ -94,7 +121,7 @@ def reduce_source(a_fixed, b_fixed):
                   "                si += ur * vi - ui * vr",
                   "        pre[row] = sr",
                   "        pim[row] = si"]
-    return "\n".join(L) + "\n"
+    return "\n".join(blocked(L)) + "\n"
 
 
 def block_lincomb_source(in_fixed, out_fixed, accumulate):
@@ -122,7 +149,7 @@ def block_lincomb_source(in_fixed, out_fixed, accumulate):
           "                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, False)
     L += ["        partial[row] = acc"]
-    return "\n".join(L) + "\n"
+    return "\n".join(blocked(L)) + "\n"
 
 
 def block_reduce_source(a_fixed, b_fixed):
@@ -147,7 +174,7 @@ def block_reduce_source(a_fixed, b_fixed):
                   "        for i in range(n):",
                   "            pre[i, row] = sr[i]",
                   "            pim[i, row] = si[i]"]
-    return "\n".join(L) + "\n"
+    return "\n".join(blocked(L)) + "\n"
 
 
 def site_blocks_source(in_fixed, out_fixed):
@@ -177,4 +204,4 @@ def site_blocks_source(in_fixed, out_fixed):
                   "                    wk[2 * (6 * b + i), l] = accr[l]",
                   "                    wk[2 * (6 * b + i) + 1, l] = acci[l]"]
     L += _store(out_fixed, False)
-    return "\n".join(L) + "\n"
+    return "\n".join(blocked(L)) + "\n"
