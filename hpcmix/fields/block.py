@@ -21,6 +21,14 @@ class FieldBlock:
         if self.norm is not None:
             self.norm[...] = 0
 
+    def head(self, n):
+        """The first ``n`` fields, as a block (a view)."""
+        out = FieldBlock.__new__(FieldBlock)
+        out.layout, out.parity, out.precision, out.ncomp, out.backend = (self.layout, self.parity, self.precision,
+                                                                        self.ncomp, self.backend)
+        out.data, out.norm = self.data[:n], None if self.norm is None else self.norm[:n]
+        return out
+
     def __len__(self):
         return self.data.shape[0]
 
