@@ -13,11 +13,12 @@ largest eigenvalue. Without it (d = 1) p(A) = -A. The Krylov basis V (``n_kr`` +
 against its earlier vectors (classical Gram-Schmidt, twice, with the block kernels), and
 H = V^dag p(A) V is kept whole, so a restarted basis needs no special case. At a restart the Ritz
 vectors of the ``n_keep`` largest Ritz values of p(A) replace the basis (V Y, one ``block_lincomb`` per
-vector) and the residual vector follows them; Lanczos then extends that basis. Converged Ritz vectors are
-locked: once ``n_ev`` Ritz pairs have residual estimates |beta y_last| of at most ``tol`` times the
-largest |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
+vector) and the residual vector follows them; Lanczos then extends that basis (converged Ritz vectors
+are kept, not locked out of the updates). Once ``n_ev`` Ritz pairs have residual estimates
+|beta y_last| of at most ``tol`` times the largest |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
 checked for real: ||A v - lambda v|| <= tol ||A||, ||A|| estimated by the largest eigenvalue of A seen
-(the power iteration's).
+(the power iteration's); where a pair fails, the estimates' bound is tightened tenfold and the restarts
+go on.
 
 Reductions are global float64 sums in rank order and the small dense problems are solved from identical
 numbers on every rank, so every rank takes the same decisions and returns the same eigenvalues.
@@ -133,7 +134,7 @@ class TRLM:
         sp.lincomb(V[0], (1.0 / math.sqrt(sp.norm2(start)),), (start,))
         H = np.zeros((n_kr + 1, n_kr), complex)
         n_keep = min(n_ev + (n_kr - n_ev) // 2, n_kr - 1)
-        k, restarts, history = 0, 0, []
+        k, restarts, history, inner_tol = 0, 0, [], self.tol
         while True:
             for j in range(k, n_kr):                                          # extend the basis
                 w = p_of_a(V[j])
@@ -146,10 +147,13 @@ class TRLM:
             order = np.argsort(theta)[::-1]                                   # largest of p(A) first
             theta, Y = theta[order], Y[:, order]
             estimate = np.abs(H[n_kr, n_kr - 1] * Y[n_kr - 1])
-            done = int(np.sum(estimate[:n_ev] <= self.tol * np.abs(theta).max()))
+            done = int(np.sum(estimate[:n_ev] <= inner_tol * np.abs(theta).max()))
             history.append(done)
             if done >= n_ev or restarts >= self.max_restarts:
-                break
+                result = self._ritz_pairs(op, sp, V.head(n_kr), Y[:, :n_ev], a_max, matvecs, restarts, history, t0)
+                if result.converged or restarts >= self.max_restarts:
+                    return result
+                matvecs, inner_tol = result.matvecs, 0.1 * inner_tol      # the estimates were optimistic
             restarts += 1
             kept = sp.block(n_keep, op.precision)                             # V <- V Y (the Ritz vectors)
             for i in range(n_keep):
@@ -162,7 +166,6 @@ class TRLM:
             H[np.arange(n_keep), np.arange(n_keep)] = theta[:n_keep]
             H[n_keep, :n_keep] = beta * Y[n_kr - 1, :n_keep]
             k = n_keep
-        return self._ritz_pairs(op, sp, V.head(n_kr), Y[:, :n_ev], a_max, matvecs, restarts, history, t0)
 
     def _ritz_pairs(self, op, sp, V, Y, a_max, matvecs, restarts, history, t0):
         """The Ritz vectors V Y of A, their Rayleigh quotients (ascending) and checked residuals."""

@@ -1,0 +1,116 @@
+"""The eigensolve stage: the lowest eigenpairs of the Hermitian operator even-odd CG iterates on.
+
+For Wilson and Wilson-clover Mhat^dag Mhat, Mhat = A_ee - (1/4) D_eo A_oo^-1 D_oe on even sites; for
+staggered M^dag M on even sites (DESIGN.md), on the backend's fields, by thick-restart Lanczos
+(:mod:`hpcmix.solvers.trlm`). Writes ``/<stage>/eigenvalues`` (ascending, float64) and
+``/<stage>/residuals`` (||A v - lambda v|| / ||A||), the solve's figures as the group's attributes, and
+with ``save = true`` ``/<stage>/vectors`` in the canonical layout ``[n, T, Z, Y, X, *site]``, zero on odd
+sites, with the operator's parameters and a CRC32 of the stored bytes.
+"""
+
+import json
+import zlib
+
+import numpy as np
+
+from ..errors import SolverError
+from ..fields.full import FullField
+from ..fields.layout import unsupported
+from ..params import LATEST, Component, Param, Ref
+from ..precision import resolve
+from ..solvers.trlm import TRLM
+from .base import Stage
+
+CHEBYSHEV_KEYS = {"degree": int, "a_min": (int, float), "a_max": (int, float)}
+
+
+class EigensolveStage(Stage):
+    name = "eigensolve"
+    description = "lowest eigenpairs of the even-odd normal operator (thick-restart Lanczos)"
+    produces = "eigenvectors"
+    params = {
+        "gauge": Param(Ref("gauge"), LATEST, "the gauge field"),
+        "operator": Param(Component("operators"), doc="the Dirac operator, as a propagator's"),
+        "evenodd": Param(bool, True, "the even-odd normal operator (the only one for now)", choices=(True,)),
+        "n_ev": Param(int, 16, "eigenpairs wanted", check=lambda n: None if n >= 1 else f"must be >= 1, got {n}"),
+        "n_kr": Param(int, 0, "Krylov space size (>= n_ev + 6; 0: 2 n_ev + 8)"),
+        "tol": Param(float, 1e-8, "residual bound ||A v - lambda v|| <= tol ||A||",
+                     check=lambda t: None if 0 < t < 1 else f"must be in (0, 1), got {t}"),
+        "max_restarts": Param(int, 100, "thick restarts at most"),
+        "chebyshev": Param(dict, {}, "Chebyshev acceleration {degree, a_min, a_max (default: 1.1 x a power "
+                                     "estimate)}; empty: none"),
+        "precision": Param(str, "double", "precision of the Krylov basis and the returned vectors"),
+        "save": Param(bool, False, "write the eigenvectors as /<stage>/vectors"),
+    }
+
+    @staticmethod
+    def validate_config(cfg, registry):
+        n_kr = cfg["n_kr"] or 2 * cfg["n_ev"] + 8
+        if n_kr < cfg["n_ev"] + 6:
+            return "n_kr", f"must be >= n_ev + 6 = {cfg['n_ev'] + 6}, got {n_kr}"
+        cheb = cfg["chebyshev"]
+        for key, value in cheb.items():
+            if key not in CHEBYSHEV_KEYS:
+                return f"chebyshev.{key}", f"unknown key; allowed keys are: {', '.join(CHEBYSHEV_KEYS)}"
+            if isinstance(value, bool) or not isinstance(value, CHEBYSHEV_KEYS[key]):
+                return f"chebyshev.{key}", f"expected a number, got {value!r}"
+        if cheb and ("degree" not in cheb or "a_min" not in cheb):
+            return "chebyshev", "needs degree and a_min (a_max is estimated where absent)"
+        if cheb and (cheb["degree"] < 1 or cheb["a_min"] <= 0 or cheb.get("a_max", np.inf) <= cheb["a_min"]):
+            return "chebyshev", f"needs degree >= 1 and 0 < a_min < a_max, got {cheb}"
+        try:
+            resolve(registry, cfg["precision"])
+        except Exception as exc:                        # the registry's message names the precisions
+            return "precision", str(exc)
+        return None
+
+    @staticmethod
+    def uses_evenodd(cfg):
+        return True
+
+    def run(self, ctx, cfg):
+        lattice = ctx.lattice
+        op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
+        dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
+        problem = unsupported(lattice, getattr(dirac, "hop_depth", 1)) if hasattr(dirac, "on_backend") else \
+            f"operator '{cfg['operator']['kind']}' has no backend fields"
+        if problem:
+            raise SolverError(f"stage '{ctx.stage}': the eigensolver runs on the backend's fields: {problem}",
+                              collective=True)
+        fields = dirac.on_backend(ctx.backend)
+        op = fields.normal_operator(0) if hasattr(fields, "normal_operator") else fields.schur(0)[0].normal()
+        cheb = cfg["chebyshev"]
+        solver = TRLM(cfg["n_ev"], cfg["n_kr"] or None, tol=cfg["tol"], max_restarts=cfg["max_restarts"],
+                      poly_degree=cheb.get("degree", 1), a_min=cheb.get("a_min"), a_max=cheb.get("a_max"),
+                      precision=resolve(ctx.registry, cfg["precision"]))
+        res = solver.solve(op)
+        group = ctx.stage
+        ctx.results.write(f"{group}/eigenvalues", res.eigenvalues)
+        ctx.results.write(f"{group}/residuals", res.residuals)
+        attrs = {"converged": res.converged, "matvecs": res.matvecs, "restarts": res.restarts,
+                 "seconds": res.seconds, "a_max": res.a_max, "norm_estimate": res.norm, "n_ev": cfg["n_ev"],
+                 "operator": json.dumps(cfg["operator"]), "tol": cfg["tol"], "precision": cfg["precision"],
+                 "memory_bytes": res.vectors.data.nbytes * (solver.n_kr + 1) // len(res.vectors)}
+        if cfg["save"]:
+            zero = _zeros(fields)
+            gathered = [lattice.gather(fields.export_field(FullField(res.vectors[i], zero)))
+                        for i in range(len(res.vectors))]
+            if gathered[0] is not None:                          # rank 0
+                vectors = np.stack(gathered)
+                ctx.results.write(f"{group}/vectors", vectors,
+                                  {"layout": "[n, T, Z, Y, X, site...], zero on odd sites",
+                                   "operator": json.dumps(cfg["operator"]), "crc32": zlib.crc32(vectors.tobytes())})
+        ctx.results.set_attrs(group, attrs)
+        ctx.log(f"  {len(res.eigenvalues)} eigenpairs in {res.restarts} restarts, {res.matvecs} matvecs, "
+                f"{res.seconds:.2f} s; lambda {res.eigenvalues[0]:.6e} .. {res.eigenvalues[-1]:.6e}, largest "
+                f"residual {res.residuals.max():.2e}")
+        if not res.converged:
+            raise SolverError(f"stage '{ctx.stage}': {int(np.sum(res.residuals > cfg['tol']))} of {cfg['n_ev']} "
+                              f"eigenpairs above tol {cfg['tol']:.1e} after {res.restarts} restarts (largest "
+                              f"residual {res.residuals.max():.2e}); raise max_restarts or n_kr", collective=True)
+        return res
+
+
+def _zeros(fields):
+    odd = fields.spaces[1]
+    return odd.zeros_like(odd.new(fields.precision))
