@@ -71,8 +71,10 @@ class Halo:
             back, fwd = pg.neighbours[0]
             for k, (lo, hi, target) in enumerate(columns):
                 sf, sl = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
-                self.requests += [cart.Irecv(target[0], source=fwd, tag=200 + k), cart.Isend(sf, dest=back, tag=200 + k),
-                                  cart.Irecv(target[1], source=back, tag=210 + k), cart.Isend(sl, dest=fwd, tag=210 + k)]
+                self.requests += [cart.Irecv(target[0], source=fwd, tag=200 + k),
+                                  cart.Isend(sf, dest=back, tag=200 + k),
+                                  cart.Irecv(target[1], source=back, tag=210 + k),
+                                  cart.Isend(sl, dest=fwd, tag=210 + k)]
                 self._keep += [sf, sl]
         return self
 

@@ -2,8 +2,8 @@
 
 A subclass names its hopping kernel (``hop_kernel``), the site shape of its fields (``site_shape``;
 ``ncomp`` = 2 prod(site_shape) reals per site) and builds its links (``make_links``); this class gives
-it the layout (hops up to ``dirac.hop_depth`` sites), the field spaces, the conversions at the deck boundary, views in other precisions
-(:meth:`at`) and the hopping term with communication overlap: interior rows (none of whose neighbours
+it the layout (hops up to ``dirac.hop_depth`` sites), the field spaces, the conversions at the deck
+boundary, views in other precisions (:meth:`at`) and the hopping term with communication overlap: interior rows (none of whose neighbours
 is a ghost row) are computed while the halo faces are in flight, then the boundary rows, which gives
 the same numbers as computing all rows at once.
 """

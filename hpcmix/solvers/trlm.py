@@ -7,18 +7,21 @@ acceleration (``poly_degree`` d > 1) p(A) = T_d(x(A)), the Chebyshev polynomial 
     x(A) = ((a_max + a_min) - 2 A) / (a_max - a_min),
 
 which maps the unwanted part [a_min, a_max] of the spectrum onto [-1, 1] (|T_d| <= 1 there) and the
-part below a_min above 1, where T_d(x) = cosh(d arccosh x) grows fast; ``a_max`` defaults to 1.1 times a power-iteration estimate of the
-largest eigenvalue. Without it (d = 1) p(A) = -A. The Krylov basis V (``n_kr`` + 1 vectors, a
-:class:`~hpcmix.fields.block.FieldBlock` in the eigensolver ``precision``) is orthonormalized in full
-against its earlier vectors (classical Gram-Schmidt, twice, with the block kernels), and
-H = V^dag p(A) V is kept whole, so a restarted basis needs no special case. At a restart the Ritz
-vectors of the ``n_keep`` largest Ritz values of p(A) replace the basis (V Y, one ``block_lincomb`` per
-vector) and the residual vector follows them; Lanczos then extends that basis (converged Ritz vectors
-are kept, not locked out of the updates). Once ``n_ev`` Ritz pairs have residual estimates
-|beta y_last| of at most ``tol`` times the largest |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
+part below a_min above 1, where T_d(x) = cosh(d arccosh x) grows fast; ``a_max`` defaults to 1.1
+times a power-iteration estimate of the largest eigenvalue. Without it (d = 1) p(A) = -A.
+
+The Krylov basis V (``n_kr`` + 1 vectors, a :class:`~hpcmix.fields.block.FieldBlock` in the
+eigensolver ``precision``) is orthonormalized in full against its earlier vectors (classical
+Gram-Schmidt, twice, with the block kernels), and H = V^dag p(A) V is kept whole, so a restarted basis
+needs no special case. At a restart the Ritz vectors of the ``n_keep`` largest Ritz values of p(A)
+replace the basis (V Y, one ``block_lincomb`` per vector) and the residual vector follows them; Lanczos
+then extends that basis (converged Ritz vectors are kept, not locked out of the updates).
+
+Once ``n_ev`` Ritz pairs have residual estimates |beta y_last| of at most ``tol`` times the largest
+|Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
 checked for real: ||A v - lambda v|| <= tol ||A||, ||A|| estimated by the largest eigenvalue of A seen
-(the power iteration's); where a pair fails, the estimates' bound is tightened tenfold and the restarts
-go on.
+(the power iteration's); where a pair fails, the estimates' bound is tightened tenfold and the
+restarts go on.
 
 Reductions are global float64 sums in rank order and the small dense problems are solved from identical
 numbers on every rank, so every rank takes the same decisions and returns the same eigenvalues.

@@ -152,7 +152,9 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
         f"        for i in range(first, last, {pack}):",
         f"            nrow = min({pack}, last - i)",
     ]
-    copy = lambda trip, base: _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased)  # noqa: E731
+    def copy(trip, base):
+        return _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased)
+
     if pack == 1:                # chunks of W lanes along the row, the last one maybe short
         L += [f"            for l0 in range(0, xh, {W}):",
               f"                w = min({W}, xh - l0)",
