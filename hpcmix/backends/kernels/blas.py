@@ -75,6 +75,20 @@ def blocked(lines):
         "        for row in range(blk * nrows // nblk, (blk + 1) * nrows // nblk):"] + body
 
 
+def _combination_start(out_fixed, accumulate):
+    """The row loop of a linear combination up to its per-component sums ``vr``, ``vi`` (out's value where
+    ``accumulate``, else 0)."""
+    L = ["    for row in prange(nrows):",
+         "        acc = 0.0",
+         "        wk = np.empty((nc, xh))",
+         "        for j in range(nc // 2):",
+         "            for l in range(xh):"]
+    if accumulate:
+        return L + [f"                vr = {_load('out', out_fixed, '2 * j')}",
+                    f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
+    return L + ["                vr = 0.0", "                vi = 0.0"]
+
+
 def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     """``kernel(out, outn, f0, f0n, .., cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) f_i (+ out),
     for ``len(in_fixed)`` inputs; ``partial[row]`` = |out row|^2 where ``norm``."""
@@ -83,16 +97,7 @@ def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     L = HEADER + [f"def kernel(out, outn, {args}, cr, ci, scale, partial):",
                   "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]"]
     L += [f"    c{i}r, c{i}i = cr[{i}], ci[{i}]" for i in range(n)]
-    L += ["    for row in prange(nrows):",
-          "        acc = 0.0",
-          "        wk = np.empty((nc, xh))",
-          "        for j in range(nc // 2):",
-          "            for l in range(xh):"]
-    if accumulate:
-        L += [f"                vr = {_load('out', out_fixed, '2 * j')}",
-              f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
-    else:
-        L += ["                vr = 0.0", "                vi = 0.0"]
+    L += _combination_start(out_fixed, accumulate)
     for i, fx in enumerate(in_fixed):
         L += [f"                ar = {_load(f'f{i}', fx, '2 * j')}",
               f"                ai = {_load(f'f{i}', fx, '2 * j + 1')}",
@@ -128,17 +133,8 @@ def block_lincomb_source(in_fixed, out_fixed, accumulate):
     """``kernel(out, outn, v, vn, cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) v[i] (+ out) over the
     fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
     L = HEADER + ["def kernel(out, outn, v, vn, cr, ci, scale, partial):",
-                  "    nrows, nc, xh, n = partial.shape[0], out.shape[1], out.shape[2], v.shape[0]",
-                  "    for row in prange(nrows):",
-                  "        acc = 0.0",
-                  "        wk = np.empty((nc, xh))",
-                  "        for j in range(nc // 2):",
-                  "            for l in range(xh):"]
-    if accumulate:
-        L += [f"                vr = {_load('out', out_fixed, '2 * j')}",
-              f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
-    else:
-        L += ["                vr = 0.0", "                vi = 0.0"]
+                  "    nrows, nc, xh, n = partial.shape[0], out.shape[1], out.shape[2], v.shape[0]"]
+    L += _combination_start(out_fixed, accumulate)
     load = (lambda k: f"np.float64(np.float32(v[i, row, {k}, l]) * vn[i, row, l])") if in_fixed else \
         (lambda k: f"np.float64(v[i, row, {k}, l])")
     L += ["                for i in range(n):",
