@@ -41,6 +41,7 @@ def run_deck(deck, *, overwrite=False, log=None):
     lattice = Lattice(deck.dims, deck.grid, comm) if deck.dims is not None else None
     local_rank, local_ranks = node_ranks(comm)
     backend = load_backend(deck.registry, deck.run["backend"], local_rank)
+    backend.share_cores(local_ranks, cores())
     results = ResultsFile(deck.run["output"], rank=rank, overwrite=overwrite or deck.run["overwrite"])
     meta = dict(versions(), deck=deck.text, deck_file=str(deck.path), run_name=deck.run["name"],
                 ranks=comm.size, backend=backend.name)
@@ -52,11 +53,12 @@ def run_deck(deck, *, overwrite=False, log=None):
     ctx = Context(lattice=lattice, registry=deck.registry, backend=backend, results=results, deck=deck, log=log)
     if lattice is not None:
         log(f"hpcmix {__version__}: lattice {lattice.dims} on {comm.size} rank(s), process grid {lattice.pg.grid}, "
-            f"backend {backend.name}")
+            f"backend {backend.name} ({backend.threads} thread(s) per rank)")
     if local_ranks * backend.threads > cores():
-        log(f"warning: {local_ranks} rank(s) on this node x {backend.threads} {backend.name} threads each on "
-            f"{cores()} cores: oversubscribed, which is slow; set NUMBA_NUM_THREADS={max(1, cores() // local_ranks)} "
-            f"(threads per rank)")
+        advice = (f"set NUMBA_NUM_THREADS={max(1, cores() // local_ranks)} (threads per rank)" if backend.threads > 1
+                  else "start at most one rank per core")
+        log(f"warning: {local_ranks} rank(s) on this node x {backend.threads} {backend.name} thread(s) each on "
+            f"{cores()} cores: oversubscribed, which is slow; {advice}")
     timings = {}
     try:
         for spec in deck.stages:

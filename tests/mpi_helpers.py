@@ -24,8 +24,10 @@ def mpiexec():
 
 
 def run_mpi(n, args, timeout=600, cwd=ROOT, env=None):
-    """Run ``args`` (a command after mpiexec -n n) and return the CompletedProcess."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-               **(env or {}))   # one thread per rank: ranks x threads must not oversubscribe the cores
+    """Run ``args`` (a command after mpiexec -n n) and return the CompletedProcess; an ``env`` value of None
+    removes that variable."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "NUMBA_NUM_THREADS": "1", **(env or {})}   # one thread per rank: ranks x threads must fit the cores
+    env = {k: v for k, v in env.items() if v is not None}
     return subprocess.run(mpiexec() + ["-n", str(n)] + list(args), cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)

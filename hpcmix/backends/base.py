@@ -39,6 +39,10 @@ class Backend:
         """CPU threads each kernel call runs on (what a rank occupies of its node's cores)."""
         return 1
 
+    def share_cores(self, ranks, cores):
+        """Take this rank's share of the node's ``cores`` with ``ranks`` ranks on it, unless the user set the
+        threads (a multithreaded backend overrides this)."""
+
     @property
     def xp(self):
         raise NotImplementedError

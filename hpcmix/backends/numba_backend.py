@@ -3,10 +3,12 @@
 Stencils are compiled from the per-site statements of :mod:`hpcmix.backends.kernels` inside the
 row loop of :mod:`hpcmix.backends.kernels.rowloop` (one variant per storage kind, reconstruct and
 compute type, cached on disk). Fixed-point fields and compressed links are decoded in the kernel.
-Threads: numba's (``NUMBA_NUM_THREADS``, default all cores). ``compile_seconds`` adds up the time
-spent loading and compiling kernels in this process, to report apart from solve time.
+Threads: ``NUMBA_NUM_THREADS`` where set, else the rank's share of its node's cores (``share_cores``).
+``compile_seconds`` adds up the time spent loading and compiling kernels in this process, to report
+apart from solve time.
 """
 
+import os
 import time
 
 import numpy as np
@@ -67,6 +69,13 @@ class NumbaBackend(Backend):
     def threads(self):
         import numba
         return numba.get_num_threads()
+
+    def share_cores(self, ranks, cores):
+        """Without ``NUMBA_NUM_THREADS``, each of the node's ``ranks`` ranks runs on cores // ranks threads
+        (numba's default, every core per rank, oversubscribes a node under mpiexec)."""
+        import numba
+        if "NUMBA_NUM_THREADS" not in os.environ:
+            numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, cores // ranks)))
 
     @property
     def xp(self):
