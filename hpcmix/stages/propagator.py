@@ -13,6 +13,7 @@ from ..errors import SolverError
 from ..fields.layout import unsupported
 from ..params import LATEST, Component, Param, Ref
 from ..solvers import EvenOdd, EvenOddNormal, make_solver
+from ..solvers.deflate import Deflated
 from .base import Stage
 
 
@@ -48,6 +49,8 @@ class PropagatorStage(Stage):
         "solver": Param(Component("solvers"), {"kind": "cg"}, "the solver, e.g. {kind = \"cg\", tol = 1e-10}"),
         "solve": Param(str, "M", "which system: M x = b, or M^dag M x = b", choices=("M", "MdagM")),
         "evenodd": Param(bool, True, "solve the even-odd (Schur) preconditioned system and reconstruct"),
+        "deflation": Param(str, "", "an earlier eigensolve stage of the same operator and gauge field whose low "
+                                    "modes give every solve its starting guess (solve = \"M\", even-odd); \"\": none"),
         "save_solution": Param(bool, False, "write the solution as /<stage>/solution"),
     }
 
@@ -59,6 +62,8 @@ class PropagatorStage(Stage):
         solver = make_solver(ctx.registry, cfg["solver"])
         field_shape = op_kind.field_shape
         sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
+        if cfg["deflation"]:
+            solver = Deflated(solver, ctx.objects[cfg["deflation"]])
         inverse = self.inverse(dirac, solver, cfg, ctx)
         # one source component per field component (point, wall), else as many as the source gives (file)
         source_shape = field_shape if len(sources) == int(np.prod(field_shape)) else (len(sources),)
@@ -76,7 +81,7 @@ class PropagatorStage(Stage):
                  "converged": all(r.converged for r in results),
                  "max_true_residual": max(r.true_residual for r in results),
                  "operator": cfg["operator"], "source": cfg["source"], "solver": cfg["solver"],
-                 "evenodd": cfg["evenodd"], "solve": cfg["solve"]}
+                 "evenodd": cfg["evenodd"], "solve": cfg["solve"], "deflation": cfg["deflation"]}
         ctx.results.set_attrs(ctx.stage, total)
         if cfg["save_solution"]:
             ctx.results.write(f"{ctx.stage}/solution", lattice.gather(data))
@@ -130,6 +135,25 @@ class PropagatorStage(Stage):
         if problem is None and field is not None:
             problem = field(cfg["source"], operator.field_shape)
         return (f"source.{problem[0]}", problem[1]) if problem else None
+
+    @staticmethod
+    def check_inputs(cfg, validator, stage):
+        """``deflation`` names an earlier eigensolve stage of the same operator and gauge field, and the system
+        is the even-odd M x = b whose normal operator those modes belong to."""
+        name = cfg["deflation"]
+        if not name:
+            return
+        earlier = [n for n, typ in validator.produced if typ == "eigenvectors"]
+        if name not in earlier:
+            raise validator.error(f"no earlier eigensolve stage named '{name}' (earlier ones: "
+                                  f"{', '.join(earlier) or 'none'})", stage, "deflation")
+        eig = validator.configs[name]
+        if eig["operator"] != cfg["operator"] or eig["gauge"] != cfg["gauge"]:
+            raise validator.error(f"stage '{name}' found the modes of another operator or gauge field ({eig['operator']} "
+                                  f"on '{eig['gauge']}')", stage, "deflation")
+        if cfg["solve"] != "M" or not cfg["evenodd"]:
+            raise validator.error("deflation needs solve = \"M\" and evenodd = true (the modes are those of the "
+                                  "even-odd normal operator)", stage, "deflation")
 
     @staticmethod
     def inverse(dirac, solver, cfg, ctx):
