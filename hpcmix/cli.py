@@ -10,6 +10,7 @@ and exit code 128 + the signal number (:mod:`hpcmix.interrupt`).
 
 import argparse
 import importlib.util
+import os
 import signal
 import sys
 import time
@@ -89,7 +90,15 @@ def cmd_info(args):
         _print0(f"  {e.name:<10} {'available' if ok else 'not available: ' + why}")
     if DEFAULT_BACKEND == "numba":
         import numba
-        _print0(f"numba {numba.__version__}: {numba.get_num_threads()} thread(s) per rank (NUMBA_NUM_THREADS); "
+
+        from .backends import load_backend
+        from .comm.grid import cores, node_ranks
+
+        local_rank, local_ranks = node_ranks(comm)
+        backend = load_backend(registry, "numba", local_rank)
+        backend.share_cores(local_ranks, cores())
+        how = "NUMBA_NUM_THREADS" if "NUMBA_NUM_THREADS" in os.environ else f"{cores()} cores / {local_ranks} rank(s)"
+        _print0(f"numba {numba.__version__}: {backend.threads} thread(s) per rank ({how}); "
                 f"kernel cache {cache_folder()} (HPCMIX_KERNEL_CACHE)")
     return 0
 
