@@ -90,13 +90,13 @@ class NumbaBackend(Backend):
         of ``links``, this storage kind, compute type and chunk width for rows of ``xh`` lanes (loaded once
         per process; numba compiles it on the first call or loads it from its cache)."""
         ndir, phased = links.params[0].shape[1], links.phase is not None
-        W, pack = rowloop.lanes(xh, compute, in_fixed or out_fixed)
-        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack)
         link = lambda d, k: f"L{d}_{k}"  # noqa: E731
         if kind == "wilson":
             body, ncomp = (lambda: wilson.hop(links.reconstruct, link, phased)), 24
         else:
             body, ncomp = (lambda: staggered.hop(links.reconstruct, link, ndir, phased)), 6
+        W, pack = rowloop.lanes(xh, compute, in_fixed or out_fixed, ncomp)
+        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack)
         xoff = tuple(EvenOddLayout.lane_shift(d) for d in range(ndir))
         return self._generated(key, lambda: rowloop.hop_kernel_source(
             body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack))

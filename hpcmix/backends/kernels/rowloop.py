@@ -28,17 +28,18 @@ import sys
 #: work array and are not written out)
 LANES = 8
 #: lanes per chunk of float32-computing fields (single; half on rows packed in pairs): one full 512-bit
-#: vector. In-process A/B, one thread (2026-12-01): single reconstruct 18 on 32 x 16^3 1.8x the sites/s of
-#: 8 lanes; on 16^4 (rows of 8 lanes, two rows per chunk) single 1.25x, half reconstruct 12 1.34x; half on
-#: rows of 16 lanes gained nothing (double was not measured)
+#: vector. In-process A/B, one thread (2026-12-01): Wilson single reconstruct 18 on 32 x 16^3 1.8x the
+#: sites/s of 8 lanes; on 16^4 (rows of 8 lanes, two rows per chunk) Wilson single 1.25x, half reconstruct
+#: 12 1.34x, asqtad half 1.13x, but asqtad single 0.9x (it keeps 8 lanes there); half on rows of 16 lanes
+#: gained nothing (double was not measured)
 WIDE_LANES = 16
 
 
-def lanes(xh, compute, fixed):
-    """(lanes per chunk, rows per chunk) for rows of ``xh`` lanes: :data:`WIDE_LANES` for float32 IEEE
-    fields on rows that fill them, or for float32-computing rows of half that many (two per chunk), else
-    :data:`LANES` one row at a time."""
-    if compute == "float32" and xh == WIDE_LANES // 2:
+def lanes(xh, compute, fixed, ncomp=24):
+    """(lanes per chunk, rows per chunk) for rows of ``xh`` lanes of ``ncomp`` reals per site:
+    :data:`WIDE_LANES` for float32 IEEE fields on rows that fill them, or for float32-computing rows of
+    half that many (two per chunk; not IEEE colour vectors), else :data:`LANES` one row at a time."""
+    if compute == "float32" and xh == WIDE_LANES // 2 and (fixed or ncomp > 6):
         return WIDE_LANES, 2
     if compute == "float32" and not fixed and xh >= WIDE_LANES:
         return WIDE_LANES, 1
