@@ -60,10 +60,9 @@ class NumbaBackend(Backend):
         super().__init__(local_rank)
         self.compile_seconds = 0.0
         self._compiled, self._first_call = {}, set()
-        self.kernels = {"wilson_hop": self.wilson_hop, "staggered_hop": self.staggered_hop, "lincomb": self.lincomb, "inner": self.inner,
-                        "norm2": self.norm2, "site_blocks": self.site_blocks,
-                        "block_inner": self.block_inner, "block_lincomb": self.block_lincomb,
-                        "wilson_face_pack": self.wilson_face_pack, "wilson_face_unpack": self.wilson_face_unpack}   # the rest: the numpy reference
+        self.kernels = {name: getattr(self, name) for name in (       # the rest: the numpy reference
+            "wilson_hop", "staggered_hop", "wilson_face_pack", "wilson_face_unpack", "lincomb", "inner", "norm2",
+            "site_blocks", "block_inner", "block_lincomb")}
 
     @property
     def threads(self):

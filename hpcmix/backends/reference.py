@@ -91,12 +91,14 @@ def projector_block(d):
 def project(spinor, mu, s):
     """The half spinor h = psi_up + s B_mu psi_down of ``spinor[..., 4, 3]`` (the upper spins of
     (1 + s g_mu) psi = [h; s B^dag h]): ``[..., 2, 3]``, one addition per component."""
-    return spinor[..., :2, :] + np.einsum("st,...tc->...sc", (s * B_MATRIX[mu]).astype(spinor.dtype), spinor[..., 2:, :])
+    S = (s * B_MATRIX[mu]).astype(spinor.dtype)
+    return spinor[..., :2, :] + np.einsum("st,...tc->...sc", S, spinor[..., 2:, :])
 
 
 def expand(h, mu, s):
     """[h; s B_mu^dag h]: (1 + s g_mu) psi from its half spinor h ``[..., 2, 3]``, exactly."""
-    return np.concatenate([h, np.einsum("st,...tc->...sc", (s * B_MATRIX[mu].conj().T).astype(h.dtype), h)], axis=-2)
+    T = (s * B_MATRIX[mu].conj().T).astype(h.dtype)
+    return np.concatenate([h, np.einsum("st,...tc->...sc", T, h)], axis=-2)
 
 
 def wilson_hop(out, psi, links, halo, rows):
@@ -133,7 +135,8 @@ def wilson_face_unpack(field, where, data, norm, d):
     are exact; fixed point keeps the integers of h and halves the norm)."""
     mu, s = d // 2, _sign(d)
     if norm is not None:                                  # integers of h, norm / 2
-        q = np.ascontiguousarray(np.swapaxes(data, 1, 2), dtype=np.float64).view(np.complex128).reshape(data.shape[0], -1, 2, 3)
+        q = np.ascontiguousarray(np.swapaxes(data, 1, 2), dtype=np.float64).view(np.complex128)
+        q = q.reshape(data.shape[0], -1, 2, 3)
         full = expand(q, mu, s).reshape(q.shape[0], q.shape[1], 12).view(np.float64)
         field.data[where] = np.swapaxes(full, 1, 2).astype(field.data.dtype)
         field.norm[where] = norm / np.float32(2)

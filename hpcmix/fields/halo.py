@@ -18,8 +18,6 @@ the interior rows (none of whose y, z, t neighbours is a ghost) while the faces 
 
 import numpy as np
 
-from mpi4py import MPI
-
 from ..comm.grid import wait_all
 
 
@@ -77,12 +75,6 @@ class Halo:
                                   cart.Isend(sl, dest=fwd, tag=210 + k)]
                 self._keep += [sf, sl]
         return self
-
-    def progress(self):
-        """Let MPI move the faces along (a test of the requests): called between parts of the interior
-        computation, since MPI progresses a transfer only inside its own calls."""
-        if self.requests:
-            MPI.Request.Testall(self.requests)
 
     def wait(self):
         if self.requests:

@@ -39,9 +39,6 @@ import numpy as np
 
 from ..errors import HpcmixError
 
-#: direction d -> (mu, sign): d = 2 mu for +mu, 2 mu + 1 for -mu (hop length hops[d // 8])
-DIRECTIONS = tuple((d // 2, 1 if d % 2 == 0 else -1) for d in range(8))
-
 
 def unsupported(lattice, depth=1):
     """Why the row layout of hops up to ``depth`` cannot hold ``lattice``'s local sites (None if it can)."""
@@ -160,12 +157,6 @@ class EvenOddLayout:
         """Write ``rows[nrows, Xh, ...]`` into the sites of ``parity`` of the canonical array ``out``."""
         out[self.site_index(parity)] = rows
         return out
-
-    def global_coordinate(self, parity, mu):
-        """Global coordinate x_mu of every site of ``parity``, ``[nrows, Xh]``."""
-        idx = self.site_index(parity)
-        local = idx[3 - mu]
-        return np.broadcast_to(local + self.lattice.offset[mu], (self.nrows, self.xh))
 
     def __repr__(self):
         return (f"<EvenOddLayout local {list(self.local_dims)}, hops {self.hops}: {self.nrows} rows x {self.xh} "

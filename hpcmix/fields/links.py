@@ -62,9 +62,10 @@ class RowLinks:
         k)`` gives a[x + k mu]. Each set is scaled by its largest |entry| over all ranks."""
         pg = layout.lattice.pg
         stored, norm = [], []
+        fixed = getattr(precision, "scale", None)
         for h, links in sets:
-            big = pg.max(max(float(np.abs(np.stack([w.real, w.imag])).max(initial=0.0)) for w in links)) or 1.0
-            scale = big if getattr(precision, "scale", None) else 1.0
+            scale = (pg.max(max(float(np.abs(np.stack([w.real, w.imag])).max(initial=0.0)) for w in links)) or 1.0
+                     if fixed else 1.0)
             for mu in range(4):
                 s = precision.encode_params(pack(links[mu] / scale, 18))
                 stored += [s, shift(s, mu, -h)]

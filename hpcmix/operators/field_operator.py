@@ -3,9 +3,9 @@
 A subclass names its hopping kernel (``hop_kernel``), the site shape of its fields (``site_shape``;
 ``ncomp`` = 2 prod(site_shape) reals per site) and builds its links (``make_links``); this class gives
 it the layout (hops up to ``dirac.hop_depth`` sites), the field spaces, the conversions at the deck
-boundary, views in other precisions (:meth:`at`) and the hopping term with communication overlap: interior rows (none of whose neighbours
-is a ghost row) are computed while the halo faces are in flight, then the boundary rows, which gives
-the same numbers as computing all rows at once.
+boundary, views in other precisions (:meth:`at`) and the hopping term with communication overlap:
+interior rows (none of whose neighbours is a ghost row) are computed while the halo faces are in
+flight, then the boundary rows, which gives the same numbers as computing all rows at once.
 """
 
 import numpy as np
@@ -16,9 +16,6 @@ from ..fields.halo import Halo
 from ..fields.layout import EvenOddLayout
 from ..fields.space import FieldSpace
 from ..precision import DOUBLE
-
-#: the interior rows are computed in this many parts, MPI progressing the faces in between
-OVERLAP_PARTS = 4
 
 
 class FieldOperator:
@@ -95,9 +92,7 @@ class FieldOperator:
         halo = Halo(x, self._faces).start()
         lay = self.layout
         if self.overlap and lay.nghost and not lay.split[0]:
-            for rows in np.array_split(lay.interior_rows, OVERLAP_PARTS):
-                self._hop(out, x, self.links, halo, rows)
-                halo.progress()
+            self._hop(out, x, self.links, halo, lay.interior_rows)
             halo.wait()
             self._hop(out, x, self.links, halo, lay.boundary_rows)
         else:

@@ -47,7 +47,7 @@ class Deflated:
         V, lam = self.eigen.vectors, self.eigen.eigenvalues
         coeffs = sp.block_inner(V, sp.convert(r, V.precision)) / lam
         out = sp.zeros_like(b) if x0 is None else sp.copy(x0, np.result_type(b, x0))
-        update = sp.block_lincomb(sp.zeros_like(V[0]), coeffs, V)
+        update = sp.block_lincomb(sp.new(V.precision), coeffs, V)
         return sp.axpy(1.0, update, out)
 
     def solve(self, op, b, x0=None):

@@ -2,9 +2,9 @@
 
 ``EvenOdd(inner)`` applied to an operator that offers ``schur()`` solves the full system
 M x = b by solving the Schur complement Mhat x_e = prepare(b) with ``inner`` (from the even part of a
-starting guess x0 where one is given) and reconstructing x = reconstruct(x_e, b); the reported true residual is that of the full system. The inner
-tolerance is tightened (and the solve repeated from the current x_e) until the full system's true
-residual meets ``tol``.
+starting guess x0 where one is given) and reconstructing x = reconstruct(x_e, b); the reported true
+residual is that of the full system. The inner tolerance is tightened (and the solve repeated from the
+current x_e) until the full system's true residual meets ``tol``.
 """
 
 import time

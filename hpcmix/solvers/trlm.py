@@ -81,7 +81,11 @@ class TRLM:
         """p(A) as a callable on fields, and its cost in applications of A."""
         d = self.poly_degree
         if d <= 1:
-            return (lambda v: sp.lincomb(op(v), (-1.0,), (op(v),))), 1
+            def negated(v):
+                av = op(v)
+                return sp.lincomb(av, (-1.0,), (av,))
+
+            return negated, 1
         a_min = float(self.a_min)
         scale, shift = -2.0 / (a_max - a_min), (a_max + a_min) / (a_max - a_min)
 
@@ -183,10 +187,9 @@ class TRLM:
             lam[i] = sp.inner(v, av).real
             res[i] = math.sqrt(sp.norm2(sp.lincomb(av, (1.0, -lam[i]), (av, v)))) / norm
         order = np.argsort(lam)
-        sorted_vectors = sp.block(n, V.precision)
-        sorted_vectors.data[:] = vectors.data[order]
+        vectors.data[...] = vectors.data[order]
         if vectors.norm is not None:
-            sorted_vectors.norm[:] = vectors.norm[order]
-        return EigenResult(eigenvalues=lam[order], vectors=sorted_vectors, residuals=res[order],
+            vectors.norm[...] = vectors.norm[order]
+        return EigenResult(eigenvalues=lam[order], vectors=vectors, residuals=res[order],
                            converged=bool(np.all(res <= self.tol)), matvecs=matvecs + n, restarts=restarts,
                            seconds=time.perf_counter() - t0, a_max=a_max, norm=norm, history=history)

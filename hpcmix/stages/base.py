@@ -6,6 +6,17 @@ A stage class declares ``name`` (its deck ``kind``), ``params`` (see :mod:`hpcmi
 config and returns that object. Results go to ``ctx.results`` under the group ``/<stage name>``.
 """
 
+from ..fields.layout import unsupported
+
+
+def backend_fields(dirac, ctx):
+    """(``dirac`` on ``ctx.backend``'s even-odd fields, None), or (None, why it has none here: no backend
+    fields for this operator, or a lattice the row layout cannot hold)."""
+    if not hasattr(dirac, "on_backend"):
+        return None, "the operator has no backend fields"
+    problem = unsupported(ctx.lattice, dirac.hop_depth)
+    return (None, problem) if problem else (dirac.on_backend(ctx.backend), None)
+
 
 class Stage:
     name = ""

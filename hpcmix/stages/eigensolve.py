@@ -15,11 +15,10 @@ import numpy as np
 
 from ..errors import SolverError
 from ..fields.full import FullField
-from ..fields.layout import unsupported
 from ..params import LATEST, Component, Param, Ref
 from ..precision import resolve
 from ..solvers.trlm import TRLM
-from .base import Stage
+from .base import Stage, backend_fields
 
 CHEBYSHEV_KEYS = {"degree": int, "a_min": (int, float), "a_max": (int, float)}
 
@@ -72,12 +71,10 @@ class EigensolveStage(Stage):
         lattice = ctx.lattice
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
         dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
-        problem = unsupported(lattice, getattr(dirac, "hop_depth", 1)) if hasattr(dirac, "on_backend") else \
-            f"operator '{cfg['operator']['kind']}' has no backend fields"
+        fields, problem = backend_fields(dirac, ctx)
         if problem:
             raise SolverError(f"stage '{ctx.stage}': the eigensolver runs on the backend's fields: {problem}",
                               collective=True)
-        fields = dirac.on_backend(ctx.backend)
         op = fields.normal_operator(0) if hasattr(fields, "normal_operator") else fields.schur(0)[0].normal()
         cheb = cfg["chebyshev"]
         solver = TRLM(cfg["n_ev"], cfg["n_kr"] or None, tol=cfg["tol"], max_restarts=cfg["max_restarts"],
@@ -113,4 +110,4 @@ class EigensolveStage(Stage):
 
 def _zeros(fields):
     odd = fields.spaces[1]
-    return odd.zeros_like(odd.new(fields.precision))
+    return odd.zero(odd.new(fields.precision))

@@ -10,11 +10,10 @@ indices; a source with another number of components, such as a file source, has 
 import numpy as np
 
 from ..errors import SolverError
-from ..fields.layout import unsupported
 from ..params import LATEST, Component, Param, Ref
 from ..solvers import EvenOdd, EvenOddNormal, make_solver
 from ..solvers.deflate import Deflated
-from .base import Stage
+from .base import Stage, backend_fields
 
 
 class Propagator:
@@ -149,8 +148,8 @@ class PropagatorStage(Stage):
                                   f"{', '.join(earlier) or 'none'})", stage, "deflation")
         eig = validator.configs[name]
         if eig["operator"] != cfg["operator"] or eig["gauge"] != cfg["gauge"]:
-            raise validator.error(f"stage '{name}' found the modes of another operator or gauge field ({eig['operator']} "
-                                  f"on '{eig['gauge']}')", stage, "deflation")
+            raise validator.error(f"stage '{name}' found the modes of another operator or gauge field "
+                                  f"({eig['operator']} on '{eig['gauge']}')", stage, "deflation")
         if cfg["solve"] != "M" or not cfg["evenodd"]:
             raise validator.error("deflation needs solve = \"M\" and evenodd = true (the modes are those of the "
                                   "even-odd normal operator)", stage, "deflation")
@@ -160,17 +159,14 @@ class PropagatorStage(Stage):
         """The inverse operator for the requested system and preconditioning: operators that run on the
         backend's fields (``on_backend``; the row layout needs even extents) solve there, the rest on
         canonical numpy arrays."""
-        fields, normal = None, cfg["solve"] == "MdagM"
-        if hasattr(dirac, "on_backend"):
-            problem = unsupported(ctx.lattice, dirac.hop_depth)
-            if problem is None:
-                fields = dirac.on_backend(ctx.backend)
-            else:
-                ctx.log(f"  {problem}: the solve runs on canonical numpy arrays, not on backend '{ctx.backend.name}'")
+        normal = cfg["solve"] == "MdagM"
+        fields, problem = backend_fields(dirac, ctx)
+        if problem and hasattr(dirac, "on_backend"):
+            ctx.log(f"  {problem}: the solve runs on canonical numpy arrays, not on backend '{ctx.backend.name}'")
         if fields is not None:
             if normal:
-                inverse = (EvenOddNormal(solver, evenodd=cfg["evenodd"])(fields) if hasattr(fields, "normal_operator")
-                           else solver(fields.operator().normal()))
+                inverse = (EvenOddNormal(solver, evenodd=cfg["evenodd"])(fields)
+                           if hasattr(fields, "normal_operator") else solver(fields.operator().normal()))
             else:
                 inverse = EvenOdd(solver)(fields) if cfg["evenodd"] else solver(fields.operator())
             return OnFields(inverse, fields)
