@@ -1,6 +1,8 @@
 """Deflation from a deck: a propagator with ``deflation = "eig"`` (an eigensolve stage of the same operator)
 solves all 12 columns to the same true residual in fewer CG iterations than without; a deflation stage of
-another operator, an unknown stage and an M^dag M solve are deck errors naming the key."""
+another operator, an unknown stage and an M^dag M solve are deck errors naming the key. Vectors saved by
+one run deflate a later run's solves exactly as the stage did (``deflation = {file, dataset}``); saved
+vectors of another operator are a deck error, of another gauge field an error of the run."""
 
 import h5py
 import numpy as np
@@ -64,3 +66,53 @@ def test_deflation_by_modes_of_another_operator_is_refused(tmp_path):
     check = hpcmix("check", deck, cwd=tmp_path)
     out = check.stdout + check.stderr
     assert check.returncode == 2 and "key 'deflation'" in out and "another operator" in out, out
+
+
+FILE_DEFLATION = 'deflation = { file = "first.h5", dataset = "eig/vectors" }'
+
+
+@pytest.fixture(scope="module")
+def saved_modes(tmp_path_factory):
+    """A run that saves the modes (first.h5) and solves with them from the stage."""
+    folder = tmp_path_factory.mktemp("saved")
+    deck = write_deck(folder / "first.toml", WEAK_GAUGE + EIGEN + "save = true\n"
+                      + propagator("deflated", 'deflation = "eig"'), output="first.h5")
+    run = hpcmix("run", deck, cwd=folder)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return folder
+
+
+def test_deflation_from_a_file_of_an_earlier_run(saved_modes):
+    deck = write_deck(saved_modes / "second.toml", WEAK_GAUGE + propagator("deflated", FILE_DEFLATION),
+                      output="second.h5")
+    run = hpcmix("run", deck, cwd=saved_modes)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "deflation: 16 modes from" in run.stdout + run.stderr
+    with h5py.File(saved_modes / "first.h5") as first, h5py.File(saved_modes / "second.h5") as second:
+        for i in range(12):
+            assert (second[f"deflated/solves/{i}"].attrs["iterations"]
+                    == first[f"deflated/solves/{i}"].attrs["iterations"])
+        a, b = first["deflated/solution"][...], second["deflated/solution"][...]
+        assert np.abs(a - b).max() <= 1e-9 * np.abs(a).max()
+
+
+@pytest.mark.parametrize("change, message", [
+    (("kappa = 0.128", "kappa = 0.12"), "holds the modes of operator"),
+    (("eig/vectors", "eig/nothing"), "no dataset /eig/nothing"),
+    (("first.h5", "missing.h5"), "file not found"),
+])
+def test_bad_deflation_file_is_a_deck_error(saved_modes, change, message):
+    deck = write_deck(saved_modes / "bad.toml", WEAK_GAUGE + propagator("prop", FILE_DEFLATION).replace(*change),
+                      output="bad.h5")
+    check = hpcmix("check", deck, cwd=saved_modes)
+    out = check.stdout + check.stderr
+    assert check.returncode == 2 and "stage 'prop'" in out and "deflation." in out and message in out, out
+
+
+def test_saved_modes_of_another_gauge_field_are_refused(saved_modes):
+    deck = write_deck(saved_modes / "other.toml", WEAK_GAUGE.replace("seed = 5", "seed = 6")
+                      + propagator("prop", FILE_DEFLATION), output="other.h5")
+    run = hpcmix("run", deck, cwd=saved_modes)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "are not eigenvectors of this operator" in out, out
+    assert not (saved_modes / "other.h5").exists()

@@ -53,6 +53,8 @@ def test_lowest_eigenpairs_match_dense_eigh(problem, backend, chebyshev):
         assert np.sqrt(lattice.norm2(op(v) - lam * v)) <= 1e-10 * exact[-1]
     if chebyshev:
         assert res.matvecs < 2000
+    else:                                         # the lowest modes converged first and were locked
+        assert res.restarts > 1 and 0 < res.locked < N_EV, (res.restarts, res.locked)
 
 
 def test_single_precision_basis(problem, backend):

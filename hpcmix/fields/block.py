@@ -23,10 +23,14 @@ class FieldBlock:
 
     def head(self, n):
         """The first ``n`` fields, as a block (a view)."""
+        return self.part(0, n)
+
+    def part(self, start, stop):
+        """Fields ``start`` .. ``stop`` - 1, as a block (a view)."""
         out = FieldBlock.__new__(FieldBlock)
         out.layout, out.parity, out.precision, out.ncomp, out.backend = (self.layout, self.parity, self.precision,
                                                                         self.ncomp, self.backend)
-        out.data, out.norm = self.data[:n], None if self.norm is None else self.norm[:n]
+        out.data, out.norm = self.data[start:stop], None if self.norm is None else self.norm[start:stop]
         return out
 
     def __len__(self):

@@ -26,7 +26,9 @@ A true residual above the previous one at an updateX counts as an increase; past
 stopped making progress: with ``fallback`` the solve continues from the true residual in the next
 precision of the chain (recorded in ``fallbacks``), otherwise it stops (QUDA's behaviour), as it does
 on a breakdown <p, A p> <= 0 at the end of the chain. A solve that stops between updates folds the
-partial solution x into y.
+partial solution x into y. Given ``low_modes`` (a :class:`~hpcmix.solvers.deflate.LowModes` of the
+operator CG iterates on, handed over by :class:`~hpcmix.solvers.deflate.Deflated`), every reliable update
+that leaves the target unmet re-deflates: y += V Lambda^-1 V^dag r and r recomputed (QUDA's deflated CG).
 """
 
 import math
@@ -45,6 +47,8 @@ class CG(MixedPrecision, Solver):
     description = "conjugate gradient (normal equations for non-Hermitian operators) with reliable updates"
     params = dict(Solver.params, **MIXED_PARAMS)
     alternative_reliable_supported = True
+    redeflates = True
+    low_modes = None
 
     def solve(self, op, b, x0=None):
         ms = MixedSolve(self, op, b)
@@ -117,6 +121,9 @@ class CG(MixedPrecision, Solver):
                 y = ms.fold(y, x)
                 sp.zero(x)
                 r, true_res = true_residual(y)
+                if self.low_modes is not None and true_res > self.tol:
+                    y = self.low_modes.correct(sp, r, y)
+                    r, true_res = true_residual(y)
                 r2_iterated, r2 = r2, sp.norm2(r)
                 result.reliable_update()
             converged = true_res <= self.tol

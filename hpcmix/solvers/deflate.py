@@ -6,9 +6,13 @@ A x = b with ``inner`` from the low-mode guess
 
 V, Lambda the eigenvectors and eigenvalues of ``eigen`` (an :class:`~hpcmix.solvers.trlm.EigenResult`
 on A's space, or on the space of A^dag A), which removes the low modes from the initial error; a given
-starting guess x0 is corrected instead (x0 + V Lambda^-1 V^dag (c - A^dag A x0), or c - A x0). The
-projection runs with the block kernels in the vectors' precision and float64 coefficients. Compose it
-with the even-odd solve: ``EvenOdd(Deflated(CG(...), eigen))``, the pairs those of Mhat^dag Mhat.
+starting guess x0 is corrected instead (x0 + V Lambda^-1 V^dag (c - A^dag A x0), or c - A x0).
+
+An inner solver that declares ``redeflates`` (CG) is handed the same :class:`LowModes` and applies the
+correction again at its reliable updates (QUDA's deflated CG; ``redeflate = False``: the guess only): the low-mode error that the sloppy
+iterations bring back (rounding in half precision feeds it) is removed from the solution each time the
+true residual is recomputed. Compose it with the even-odd solve: ``EvenOdd(Deflated(CG(...), eigen))``,
+the pairs those of Mhat^dag Mhat.
 """
 
 import numpy as np
@@ -16,11 +20,30 @@ import numpy as np
 from .base import InverseOperator
 
 
+class LowModes:
+    """The low-mode part of the inverse of a Hermitian operator, V Lambda^-1 V^dag, from an EigenResult.
+    The projection runs with the block kernels in the vectors' precision and float64 coefficients."""
+
+    def __init__(self, eigen):
+        self.vectors, self.eigenvalues = eigen.vectors, np.asarray(eigen.eigenvalues, dtype=np.float64)
+
+    def __len__(self):
+        return len(self.eigenvalues)
+
+    def correct(self, sp, r, x):
+        """x += V Lambda^-1 V^dag r (``x`` updated in place and returned)."""
+        V = self.vectors
+        coeffs = sp.block_inner(V, sp.convert(r, V.precision)) / self.eigenvalues
+        return sp.axpy(1.0, sp.block_lincomb(sp.new(V.precision), coeffs, V), x)
+
+
 class Deflated:
     name = "deflated"
 
-    def __init__(self, inner, eigen):
-        self.inner, self.eigen = inner, eigen
+    def __init__(self, inner, eigen, redeflate=True):
+        self.inner, self.modes = inner, LowModes(eigen)
+        if redeflate and getattr(inner, "redeflates", False):
+            inner.low_modes = self.modes
 
     def __call__(self, op):
         return InverseOperator(self, op)
@@ -44,13 +67,10 @@ class Deflated:
             r = sp.axpy(-1.0, op.adjoint()(ax) if normal else ax, sp.copy(c))
         else:
             r = c
-        V, lam = self.eigen.vectors, self.eigen.eigenvalues
-        coeffs = sp.block_inner(V, sp.convert(r, V.precision)) / lam
         out = sp.zeros_like(b) if x0 is None else sp.copy(x0, np.result_type(b, x0))
-        update = sp.block_lincomb(sp.new(V.precision), coeffs, V)
-        return sp.axpy(1.0, update, out)
+        return self.modes.correct(sp, r, out)
 
     def solve(self, op, b, x0=None):
         res = self.inner.solve(op, b, self.guess(op, b, x0))
-        res.solver = f"deflated({res.solver}, {len(self.eigen.eigenvalues)} modes)"
+        res.solver = f"deflated({res.solver}, {len(self.modes)} modes)"
         return res

@@ -15,7 +15,10 @@ eigensolver ``precision``) is orthonormalized in full against its earlier vector
 Gram-Schmidt, twice, with the block kernels), and H = V^dag p(A) V is kept whole, so a restarted basis
 needs no special case. At a restart the Ritz vectors of the ``n_keep`` largest Ritz values of p(A)
 replace the basis (V Y, one ``block_lincomb`` per vector) and the residual vector follows them; Lanczos
-then extends that basis (converged Ritz vectors are kept, not locked out of the updates).
+then extends that basis. Locking (as QUDA's): the leading Ritz pairs whose estimates meet the bound are
+locked at a restart: they stay at the front of the basis, out of the rotations and the small eigenproblem,
+and are decoupled from the new Lanczos vectors (their couplings, below tol, set to zero), which are still
+orthogonalized against them.
 
 Once ``n_ev`` Ritz pairs have residual estimates |beta y_last| of at most ``tol`` times the largest
 |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
@@ -56,6 +59,7 @@ class EigenResult:
     a_max: float = 0.0
     norm: float = 0.0
     history: list = field(default_factory=list)      # Ritz pairs converged after each restart
+    locked: int = 0                                  # pairs locked when the last restart ended
 
 
 class TRLM:
@@ -141,37 +145,49 @@ class TRLM:
         sp.lincomb(V[0], (1.0 / math.sqrt(sp.norm2(start)),), (start,))
         H = np.zeros((n_kr + 1, n_kr), complex)
         n_keep = min(n_ev + (n_kr - n_ev) // 2, n_kr - 1)
-        k, restarts, history, inner_tol = 0, 0, [], self.tol
+        k, locked, restarts, history, inner_tol = 0, 0, 0, [], self.tol
         while True:
             for j in range(k, n_kr):                                          # extend the basis
                 w = p_of_a(V[j])
                 matvecs += cost
                 H[:j + 1, j], beta = self._orthonormalize(sp, V, j, w)
+                H[:locked, j] = 0                     # locked: eigenvectors of p(A) to tol, decoupled
                 H[j + 1, j] = beta
                 sp.lincomb(V[j + 1], (1.0 / beta,), (w,))
-            T = H[:n_kr]
+            T = H[locked:n_kr, locked:n_kr]
             theta, Y = np.linalg.eigh(0.5 * (T + T.conj().T))
             order = np.argsort(theta)[::-1]                                   # largest of p(A) first
             theta, Y = theta[order], Y[:, order]
-            estimate = np.abs(H[n_kr, n_kr - 1] * Y[n_kr - 1])
-            done = int(np.sum(estimate[:n_ev] <= inner_tol * np.abs(theta).max()))
-            history.append(done)
-            if done >= n_ev or restarts >= self.max_restarts:
-                result = self._ritz_pairs(op, sp, V.head(n_kr), Y[:, :n_ev], a_max, matvecs, restarts, history, t0)
+            largest = max(np.abs(theta).max(), np.abs(np.diag(H)[:locked]).max(initial=0.0))
+            estimate = np.abs(H[n_kr, n_kr - 1] * Y[n_kr - locked - 1])
+            converged = estimate[:n_ev - locked] <= inner_tol * largest
+            history.append(locked + int(np.sum(converged)))
+            if history[-1] >= n_ev or restarts >= self.max_restarts:
+                rotation = np.zeros((n_kr, n_ev), complex)                    # locked vectors as they are
+                rotation[np.arange(locked), np.arange(locked)] = 1.0
+                rotation[locked:, locked:] = Y[:, :n_ev - locked]
+                result = self._ritz_pairs(op, sp, V.head(n_kr), rotation, a_max, matvecs, restarts, history, t0)
                 if result.converged or restarts >= self.max_restarts:
+                    result.locked = locked
                     return result
-                matvecs, inner_tol = result.matvecs, 0.1 * inner_tol      # the estimates were optimistic
+                matvecs, inner_tol = result.matvecs, 0.1 * inner_tol      # the estimates were optimistic:
+                newly = -locked                                           # unlock all, tighten, go on
+            else:
+                newly = int(np.argmin(converged)) if not converged.all() else len(converged)
             restarts += 1
-            kept = sp.block(n_keep, op.precision)                             # V <- V Y (the Ritz vectors)
-            for i in range(n_keep):
-                sp.block_lincomb(kept[i], Y[:, i], V.head(n_kr))
-            V.data[:n_keep], V.data[n_keep] = kept.data, V.data[n_kr]
+            active = n_keep - locked                  # V[locked:n_keep] <- V[locked:n_kr] Y (Ritz vectors)
+            kept = sp.block(active, op.precision)
+            for i in range(active):
+                sp.block_lincomb(kept[i], Y[:, i], V.part(locked, n_kr))
+            V.data[locked:n_keep], V.data[n_keep] = kept.data, V.data[n_kr]
             if V.norm is not None:
-                V.norm[:n_keep], V.norm[n_keep] = kept.norm, V.norm[n_kr]
-            beta = H[n_kr, n_kr - 1]
+                V.norm[locked:n_keep], V.norm[n_keep] = kept.norm, V.norm[n_kr]
+            beta, locked_theta = H[n_kr, n_kr - 1], np.diag(H)[:locked].copy()
             H[:] = 0                                  # p(A) V Y = V Y theta + beta v_m (e_m^T Y)
-            H[np.arange(n_keep), np.arange(n_keep)] = theta[:n_keep]
-            H[n_keep, :n_keep] = beta * Y[n_kr - 1, :n_keep]
+            H[np.arange(n_keep), np.arange(n_keep)] = np.concatenate([locked_theta, theta[:active]])
+            H[n_keep, locked:n_keep] = beta * Y[n_kr - locked - 1, :active]
+            locked += newly                           # the leading converged pairs leave the updates
+            H[n_keep, :locked] = 0
             k = n_keep
 
     def _ritz_pairs(self, op, sp, V, Y, a_max, matvecs, restarts, history, t0):

@@ -5,19 +5,22 @@ staggered M^dag M on even sites (DESIGN.md), on the backend's fields, by thick-r
 (:mod:`hpcmix.solvers.trlm`). Writes ``/<stage>/eigenvalues`` (ascending, float64) and
 ``/<stage>/residuals`` (||A v - lambda v|| / ||A||), the solve's figures as the group's attributes, and
 with ``save = true`` ``/<stage>/vectors`` in the canonical layout ``[n, T, Z, Y, X, *site]``, zero on odd
-sites, with the operator's parameters and a CRC32 of the stored bytes.
+sites, with the operator's parameters and a CRC32 of the stored bytes; :func:`load_modes` reads such
+vectors back for a later run's deflation.
 """
 
 import json
 import zlib
 
+import h5py
 import numpy as np
 
 from ..errors import SolverError
 from ..fields.full import FullField
+from ..io.eigenvectors import read_eigenvectors
 from ..params import LATEST, Component, Param, Ref
 from ..precision import resolve
-from ..solvers.trlm import TRLM
+from ..solvers.trlm import EigenResult, TRLM
 from .base import Stage, backend_fields
 
 CHEBYSHEV_KEYS = {"degree": int, "a_min": (int, float), "a_max": (int, float)}
@@ -71,11 +74,7 @@ class EigensolveStage(Stage):
         lattice = ctx.lattice
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
         dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
-        fields, problem = backend_fields(dirac, ctx)
-        if problem:
-            raise SolverError(f"stage '{ctx.stage}': the eigensolver runs on the backend's fields: {problem}",
-                              collective=True)
-        op = fields.normal_operator(0) if hasattr(fields, "normal_operator") else fields.schur(0)[0].normal()
+        fields, op = _normal_operator(dirac, ctx)
         cheb = cfg["chebyshev"]
         solver = TRLM(cfg["n_ev"], cfg["n_kr"] or None, tol=cfg["tol"], max_restarts=cfg["max_restarts"],
                       poly_degree=cheb.get("degree", 1), a_min=cheb.get("a_min"), a_max=cheb.get("a_max"),
@@ -106,6 +105,45 @@ class EigensolveStage(Stage):
                               f"eigenpairs above tol {cfg['tol']:.1e} after {res.restarts} restarts (largest "
                               f"residual {res.residuals.max():.2e}); raise max_restarts or n_kr", collective=True)
         return res
+
+
+def _normal_operator(dirac, ctx):
+    """(``dirac``'s backend fields, the even-odd normal operator on their even sites)."""
+    fields, problem = backend_fields(dirac, ctx)
+    if problem:
+        raise SolverError(f"stage '{ctx.stage}': eigenvectors live on the backend's fields: {problem}", collective=True)
+    return fields, fields.normal_operator(0) if hasattr(fields, "normal_operator") else fields.schur(0)[0].normal()
+
+
+def load_modes(path, dataset, dirac, ctx):
+    """The eigenpairs an earlier run's eigensolve stage saved (``path``, ``dataset``), as an EigenResult on
+    ``dirac``'s backend fields, stored in that stage's precision. Each eigenvalue is recomputed as the
+    Rayleigh quotient <v, A v> / <v, v> of this run's operator A, and each pair checked: a residual
+    ||A v - lambda v|| / ||A|| above max(100 tol, 100 u) (tol and unit roundoff u of the saving stage) means
+    that the vectors belong to another operator (gauge field, boundary conditions), a SolverError."""
+    fields, op = _normal_operator(dirac, ctx)
+    with h5py.File(path, "r") as h5:
+        group = dict(h5[dataset].parent.attrs)
+    precision = resolve(ctx.registry, str(group.get("precision", "double")))
+    local = read_eigenvectors(path, dataset, ctx.lattice)
+    sp = op.space
+    vectors = sp.block(len(local), precision)
+    lam, res = np.empty(len(local)), np.empty(len(local))
+    norm = float(group.get("norm_estimate", 1.0))
+    for i, array in enumerate(local):
+        v = sp.lincomb(vectors[i], (1.0,), (fields.import_field(array)[0],))
+        av = op(v)
+        lam[i] = sp.inner(v, av).real / sp.norm2(v)
+        res[i] = np.sqrt(sp.norm2(sp.lincomb(av, (1.0, -lam[i]), (av, v))) / sp.norm2(v)) / norm
+    limit = 100 * max(float(group.get("tol", 0.0)), precision.unit_roundoff)
+    if np.any(res > limit):
+        raise SolverError(f"stage '{ctx.stage}': {path}: /{dataset} are not eigenvectors of this operator: "
+                          f"{int(np.sum(res > limit))} of {len(res)} residuals ||A v - lambda v|| / ||A|| above "
+                          f"{limit:.1e} (largest {res.max():.2e}): another gauge field or boundary condition?",
+                          collective=True)
+    ctx.log(f"  deflation: {len(lam)} modes from {path}:/{dataset}, lambda {lam.min():.6e} .. {lam.max():.6e}, "
+            f"largest residual {res.max():.2e}")
+    return EigenResult(eigenvalues=lam, vectors=vectors, residuals=res, converged=True, matvecs=len(lam), norm=norm)
 
 
 def _zeros(fields):

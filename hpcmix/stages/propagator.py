@@ -9,11 +9,19 @@ indices; a source with another number of components, such as a file source, has 
 
 import numpy as np
 
-from ..errors import SolverError
-from ..params import LATEST, Component, Param, Ref
+from ..errors import HpcmixError, SolverError
+from ..io.eigenvectors import eigenvector_info
+from ..params import LATEST, Component, Param, PathParam, Ref
 from ..solvers import EvenOdd, EvenOddNormal, make_solver
 from ..solvers.deflate import Deflated
 from .base import Stage, backend_fields
+from .eigensolve import load_modes
+
+#: ``deflation = {file, dataset}``: eigenvectors saved by an earlier run's eigensolve stage.
+DEFLATION_FILE = {
+    "file": Param(PathParam(), doc="the results file of the earlier run (relative to the deck's folder)"),
+    "dataset": Param(str, doc="the eigenvectors in it, e.g. \"eig/vectors\" (an eigensolve stage with save = true)"),
+}
 
 
 class Propagator:
@@ -48,8 +56,10 @@ class PropagatorStage(Stage):
         "solver": Param(Component("solvers"), {"kind": "cg"}, "the solver, e.g. {kind = \"cg\", tol = 1e-10}"),
         "solve": Param(str, "M", "which system: M x = b, or M^dag M x = b", choices=("M", "MdagM")),
         "evenodd": Param(bool, True, "solve the even-odd (Schur) preconditioned system and reconstruct"),
-        "deflation": Param(str, "", "an earlier eigensolve stage of the same operator and gauge field whose low "
-                                    "modes give every solve its starting guess (solve = \"M\", even-odd); \"\": none"),
+        "deflation": Param((str, dict), "", "the low modes that give every solve its starting guess and are "
+                           "projected out again at reliable updates (solve = \"M\", even-odd): an earlier eigensolve "
+                           "stage of the same operator and gauge field, or {file, dataset} saved by an earlier run; "
+                           "\"\": none"),
         "save_solution": Param(bool, False, "write the solution as /<stage>/solution"),
     }
 
@@ -61,8 +71,10 @@ class PropagatorStage(Stage):
         solver = make_solver(ctx.registry, cfg["solver"])
         field_shape = op_kind.field_shape
         sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
-        if cfg["deflation"]:
-            solver = Deflated(solver, ctx.objects[cfg["deflation"]])
+        deflation = cfg["deflation"]
+        if deflation:
+            solver = Deflated(solver, ctx.objects[deflation] if isinstance(deflation, str)
+                              else load_modes(deflation["file"], deflation["dataset"], dirac, ctx))
         inverse = self.inverse(dirac, solver, cfg, ctx)
         # one source component per field component (point, wall), else as many as the source gives (file)
         source_shape = field_shape if len(sources) == int(np.prod(field_shape)) else (len(sources),)
@@ -127,6 +139,13 @@ class PropagatorStage(Stage):
         if odd and cfg["evenodd"]:
             return ("evenodd", f"even-odd preconditioning needs even lattice extents, got {', '.join(odd)}; "
                     "set evenodd = false")
+        deflation = cfg["deflation"]
+        if isinstance(deflation, dict):
+            shape = eigenvector_info(deflation["file"], deflation["dataset"])[0]
+            if list(shape[1:5][::-1]) != list(dims) or tuple(shape[5:]) != tuple(operator.field_shape):
+                return ("deflation.dataset", f"{deflation['file']}: /{deflation['dataset']} holds vectors of shape "
+                        f"{list(shape[1:])} ([T, Z, Y, X, site...]), this stage needs {list(dims[::-1])} + "
+                        f"{list(operator.field_shape)}")
         source = registry.lookup("sources", cfg["source"]["kind"])
         check = getattr(source, "check_lattice", None)
         problem = check(cfg["source"], dims) if check is not None else None
@@ -137,22 +156,35 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def check_inputs(cfg, validator, stage):
-        """``deflation`` names an earlier eigensolve stage of the same operator and gauge field, and the system
-        is the even-odd M x = b whose normal operator those modes belong to."""
+        """``deflation`` names an earlier eigensolve stage of the same operator and gauge field, or a file of
+        eigenvectors found for the same operator, and the system is the even-odd M x = b whose normal
+        operator those modes belong to."""
         name = cfg["deflation"]
         if not name:
+            return
+        if cfg["solve"] != "M" or not cfg["evenodd"]:
+            raise validator.error("deflation needs solve = \"M\" and evenodd = true (the modes are those of the "
+                                  "even-odd normal operator)", stage, "deflation")
+        if isinstance(name, dict):
+            cfg["deflation"] = table = validator.table(DEFLATION_FILE, name, stage=stage, prefix="deflation.")
+            try:
+                operator = eigenvector_info(table["file"], table["dataset"])[1]
+            except HpcmixError as exc:
+                raise validator.error(str(exc), stage, "deflation.dataset") from None
+            if operator != cfg["operator"]:
+                raise validator.error(f"{table['file']}: /{table['dataset']} holds the modes of operator {operator}, "
+                                      f"this stage's is {cfg['operator']}", stage, "deflation.dataset")
             return
         earlier = [n for n, typ in validator.produced if typ == "eigenvectors"]
         if name not in earlier:
             raise validator.error(f"no earlier eigensolve stage named '{name}' (earlier ones: "
                                   f"{', '.join(earlier) or 'none'})", stage, "deflation")
-        eig = validator.configs[name]
+        eig = validator.configs.get(name)
+        if eig is None:                       # that stage failed its own validation, and says so
+            return
         if eig["operator"] != cfg["operator"] or eig["gauge"] != cfg["gauge"]:
             raise validator.error(f"stage '{name}' found the modes of another operator or gauge field "
                                   f"({eig['operator']} on '{eig['gauge']}')", stage, "deflation")
-        if cfg["solve"] != "M" or not cfg["evenodd"]:
-            raise validator.error("deflation needs solve = \"M\" and evenodd = true (the modes are those of the "
-                                  "even-odd normal operator)", stage, "deflation")
 
     @staticmethod
     def inverse(dirac, solver, cfg, ctx):
