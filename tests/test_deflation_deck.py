@@ -116,3 +116,33 @@ def test_saved_modes_of_another_gauge_field_are_refused(saved_modes):
     out = run.stdout + run.stderr
     assert run.returncode != 0 and "are not eigenvectors of this operator" in out, out
     assert not (saved_modes / "other.h5").exists()
+
+
+def test_eigcg_modes_saved_and_reused(tmp_path):
+    """The space eigcg accumulates over a propagator's columns, saved with save_modes, deflates a later
+    run's CG (fewer iterations than plain CG, the same solution)."""
+    eigcg = propagator("learn", "save_modes = true").replace('kind = "cg", tol = 1e-10',
+                                                             'kind = "eigcg", tol = 1e-10, n_ev = 8, search_dim = 24')
+    first = write_deck(tmp_path / "first.toml", WEAK_GAUGE + eigcg, output="first.h5")
+    run = hpcmix("run", first, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with h5py.File(tmp_path / "first.h5") as f:
+        n = len(f["learn/modes/eigenvalues"])
+        assert n >= 8 and f["learn/modes/vectors"].shape[0] == n
+        assert np.all(np.diff(f["learn/modes/eigenvalues"][...]) >= 0)
+    second = write_deck(tmp_path / "second.toml", WEAK_GAUGE + propagator("plain") + propagator(
+        "reuse", 'deflation = { file = "first.h5", dataset = "learn/modes/vectors" }'), output="second.h5")
+    run = hpcmix("run", second, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with h5py.File(tmp_path / "second.h5") as f:
+        its = {s: f[s].attrs["iterations"] for s in ("plain", "reuse")}
+        a, b = f["plain/solution"][...], f["reuse/solution"][...]
+    assert its["reuse"] <= 0.85 * its["plain"], its
+    assert np.abs(a - b).max() <= 1e-8 * np.abs(a).max()
+
+
+def test_save_modes_needs_a_solver_that_has_them(tmp_path):
+    deck = write_deck(tmp_path / "deck.toml", WEAK_GAUGE + propagator("prop", "save_modes = true"))
+    check = hpcmix("check", deck, cwd=tmp_path)
+    out = check.stdout + check.stderr
+    assert check.returncode == 2 and "key 'save_modes'" in out and "accumulates no eigenvectors" in out, out

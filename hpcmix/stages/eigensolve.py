@@ -71,32 +71,18 @@ class EigensolveStage(Stage):
         return True
 
     def run(self, ctx, cfg):
-        lattice = ctx.lattice
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
         dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
-        fields, op = _normal_operator(dirac, ctx)
+        fields, op = even_normal_operator(dirac, ctx)
         cheb = cfg["chebyshev"]
         solver = TRLM(cfg["n_ev"], cfg["n_kr"] or None, tol=cfg["tol"], max_restarts=cfg["max_restarts"],
                       poly_degree=cheb.get("degree", 1), a_min=cheb.get("a_min"), a_max=cheb.get("a_max"),
                       precision=resolve(ctx.registry, cfg["precision"]))
         res = solver.solve(op)
-        group = ctx.stage
-        ctx.results.write(f"{group}/eigenvalues", res.eigenvalues)
-        ctx.results.write(f"{group}/residuals", res.residuals)
-        attrs = {"converged": res.converged, "matvecs": res.matvecs, "restarts": res.restarts,
-                 "seconds": res.seconds, "a_max": res.a_max, "norm_estimate": res.norm, "n_ev": cfg["n_ev"],
-                 "operator": json.dumps(cfg["operator"]), "tol": cfg["tol"], "precision": cfg["precision"],
-                 "memory_bytes": res.vectors.data.nbytes * (solver.n_kr + 1) // len(res.vectors)}
-        if cfg["save"]:
-            zero = _zeros(fields)
-            gathered = [lattice.gather(fields.export_field(FullField(res.vectors[i], zero)))
-                        for i in range(len(res.vectors))]
-            if gathered[0] is not None:                          # rank 0
-                vectors = np.stack(gathered)
-                ctx.results.write(f"{group}/vectors", vectors,
-                                  {"layout": "[n, T, Z, Y, X, site...], zero on odd sites",
-                                   "operator": json.dumps(cfg["operator"]), "crc32": zlib.crc32(vectors.tobytes())})
-        ctx.results.set_attrs(group, attrs)
+        write_modes(ctx, ctx.stage, res, fields, cfg["operator"], cfg["save"],
+                    {"converged": res.converged, "matvecs": res.matvecs, "restarts": res.restarts, "seconds": res.seconds,
+                     "a_max": res.a_max, "n_ev": cfg["n_ev"], "tol": cfg["tol"], "precision": cfg["precision"],
+                     "memory_bytes": res.vectors.data.nbytes * (solver.n_kr + 1) // len(res.vectors)})
         ctx.log(f"  {len(res.eigenvalues)} eigenpairs in {res.restarts} restarts, {res.matvecs} matvecs, "
                 f"{res.seconds:.2f} s; lambda {res.eigenvalues[0]:.6e} .. {res.eigenvalues[-1]:.6e}, largest "
                 f"residual {res.residuals.max():.2e}")
@@ -107,7 +93,27 @@ class EigensolveStage(Stage):
         return res
 
 
-def _normal_operator(dirac, ctx):
+def write_modes(ctx, group, res, fields, operator, save, attrs):
+    """Write the eigenpairs ``res`` of the even-odd normal operator of ``operator`` (its deck table) as
+    ``/<group>/eigenvalues``, ``/<group>/residuals`` and, with ``save``, ``/<group>/vectors`` (canonical
+    layout, zero on odd sites, the operator and a CRC32 as attributes), with ``attrs`` (which must hold the
+    ``tol`` the pairs met and the ``precision`` they are stored in) on the group: what :func:`load_modes`
+    reads back."""
+    ctx.results.write(f"{group}/eigenvalues", res.eigenvalues)
+    ctx.results.write(f"{group}/residuals", res.residuals)
+    if save:
+        zero = _zeros(fields)
+        gathered = [ctx.lattice.gather(fields.export_field(FullField(res.vectors[i], zero)))
+                    for i in range(len(res.vectors))]
+        if gathered[0] is not None:                          # rank 0
+            vectors = np.stack(gathered)
+            ctx.results.write(f"{group}/vectors", vectors,
+                              {"layout": "[n, T, Z, Y, X, site...], zero on odd sites",
+                               "operator": json.dumps(operator), "crc32": zlib.crc32(vectors.tobytes())})
+    ctx.results.set_attrs(group, dict(attrs, operator=json.dumps(operator), norm_estimate=res.norm))
+
+
+def even_normal_operator(dirac, ctx):
     """(``dirac``'s backend fields, the even-odd normal operator on their even sites)."""
     fields, problem = backend_fields(dirac, ctx)
     if problem:
@@ -121,7 +127,7 @@ def load_modes(path, dataset, dirac, ctx):
     Rayleigh quotient <v, A v> / <v, v> of this run's operator A, and each pair checked: a residual
     ||A v - lambda v|| / ||A|| above max(100 tol, 100 u) (tol and unit roundoff u of the saving stage) means
     that the vectors belong to another operator (gauge field, boundary conditions), a SolverError."""
-    fields, op = _normal_operator(dirac, ctx)
+    fields, op = even_normal_operator(dirac, ctx)
     with h5py.File(path, "r") as h5:
         group = dict(h5[dataset].parent.attrs)
     precision = resolve(ctx.registry, str(group.get("precision", "double")))

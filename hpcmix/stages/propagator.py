@@ -15,7 +15,7 @@ from ..params import LATEST, Component, Param, PathParam, Ref
 from ..solvers import EvenOdd, EvenOddNormal, make_solver
 from ..solvers.deflate import Deflated
 from .base import Stage, backend_fields
-from .eigensolve import load_modes
+from .eigensolve import even_normal_operator, load_modes, write_modes
 
 #: ``deflation = {file, dataset}``: eigenvectors saved by an earlier run's eigensolve stage.
 DEFLATION_FILE = {
@@ -61,6 +61,8 @@ class PropagatorStage(Stage):
                            "stage of the same operator and gauge field, or {file, dataset} saved by an earlier run; "
                            "\"\": none"),
         "save_solution": Param(bool, False, "write the solution as /<stage>/solution"),
+        "save_modes": Param(bool, False, "write the low modes the solver accumulated (eigcg) as /<stage>/modes/"
+                                         "{eigenvalues, residuals, vectors}, as an eigensolve stage saves them"),
     }
 
     def run(self, ctx, cfg):
@@ -68,7 +70,7 @@ class PropagatorStage(Stage):
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
         src_kind = ctx.registry.lookup("sources", cfg["source"]["kind"])
         dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
-        solver = make_solver(ctx.registry, cfg["solver"])
+        solver = accumulating = make_solver(ctx.registry, cfg["solver"])
         field_shape = op_kind.field_shape
         sources = src_kind.build(lattice, cfg["source"], field_shape, ctx)
         deflation = cfg["deflation"]
@@ -96,6 +98,13 @@ class PropagatorStage(Stage):
         ctx.results.set_attrs(ctx.stage, total)
         if cfg["save_solution"]:
             ctx.results.write(f"{ctx.stage}/solution", lattice.gather(data))
+        if cfg["save_modes"]:
+            modes = accumulating.eigenpairs()
+            write_modes(ctx, f"{ctx.stage}/modes", modes, even_normal_operator(dirac, ctx)[0], cfg["operator"], True,
+                        {"tol": float(modes.residuals.max()), "precision": modes.vectors.precision.name,
+                         "n_ev": len(modes.eigenvalues), "solver": accumulating.name})
+            ctx.log(f"  saved {len(modes.eigenvalues)} modes as /{ctx.stage}/modes, lambda {modes.eigenvalues[0]:.6e} "
+                    f".. {modes.eigenvalues[-1]:.6e}, largest residual {modes.residuals.max():.2e}")
         bad = [i for i, r in enumerate(results) if not r.converged]
         if bad:
             raise SolverError(f"stage '{ctx.stage}': {len(bad)} of {len(results)} solves did not converge "
@@ -106,7 +115,14 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def validate_config(cfg, registry):
-        """The solver's link compressions must suit the operator's links (asqtad's are not SU(3))."""
+        """The solver's link compressions must suit the operator's links (asqtad's are not SU(3)); saving
+        modes needs a solver that accumulates them, on the even-odd M system."""
+        if cfg["save_modes"]:
+            if not hasattr(registry.lookup("solvers", cfg["solver"]["kind"]), "eigenpairs"):
+                return ("save_modes", f"solver '{cfg['solver']['kind']}' accumulates no eigenvectors (eigcg does)")
+            if cfg["solve"] != "M" or not cfg["evenodd"]:
+                return ("save_modes", "needs solve = \"M\" and evenodd = true (the modes are those of the even-odd "
+                        "normal operator)")
         allowed = getattr(registry.lookup("operators", cfg["operator"]["kind"]), "reconstructs", (18, 12, 8))
         solver = cfg["solver"]
         for key in ("reconstruct", "reconstruct_sloppy"):
