@@ -4,11 +4,14 @@ another operator, an unknown stage and an M^dag M solve are deck errors naming t
 one run deflate a later run's solves exactly as the stage did (``deflation = {file, dataset}``); saved
 vectors of another operator are a deck error, of another gauge field an error of the run."""
 
+import sys
+
 import h5py
 import numpy as np
 import pytest
 
 from cli_helpers import WEAK_GAUGE, hpcmix, write_deck
+from mpi_helpers import run_mpi
 
 OPERATOR = '{ kind = "wilson_clover", kappa = 0.128, csw = 1.0 }'
 EIGEN = f"""
@@ -146,3 +149,21 @@ def test_save_modes_needs_a_solver_that_has_them(tmp_path):
     check = hpcmix("check", deck, cwd=tmp_path)
     out = check.stdout + check.stderr
     assert check.returncode == 2 and "key 'save_modes'" in out and "accumulates no eigenvectors" in out, out
+
+
+def test_modes_across_process_grids(saved_modes):
+    """On 2 ranks the eigensolve finds the single-rank eigenvalues, and vectors saved by the single-rank run
+    deflate the 2-rank solves column for column as they did there."""
+    text = (saved_modes / "first.toml").read_text().replace('output = "first.h5"', 'output = "first2.h5"')
+    deck = saved_modes / "first2.toml"
+    deck.write_text(text + "\n[[stage]]\nname = \"fromfile\"\nkind = \"propagator\"\n"
+                    f"operator = {OPERATOR}\nsolver = {{ kind = \"cg\", tol = 1e-10 }}\n{FILE_DEFLATION}\n")
+    run = run_mpi(2, [sys.executable, "-m", "hpcmix", "run", str(deck)], cwd=saved_modes, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with h5py.File(saved_modes / "first.h5") as one, h5py.File(saved_modes / "first2.h5") as two:
+        lam = one["eig/eigenvalues"][...]
+        assert np.abs(two["eig/eigenvalues"][...] - lam).max() <= 1e-9 * lam.max()
+        for i in range(12):
+            reference = one[f"deflated/solves/{i}"].attrs["iterations"]
+            for stage in ("deflated", "fromfile"):
+                assert abs(two[f"{stage}/solves/{i}"].attrs["iterations"] - reference) <= 1, (stage, i)
