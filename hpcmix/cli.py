@@ -36,15 +36,21 @@ def cmd_run(args):
 
     deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite, comm=MPI.COMM_WORLD)
     deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
-    run_deck(deck, overwrite=args.overwrite)
+    run_deck(deck, overwrite=args.overwrite, quiet=args.quiet, resume=args.resume)
     return 0
 
 
 def cmd_check(args):
+    from . import memory
+    from .comm.grid import node_ranks
     from .deck import Deck
 
     deck = Deck.load(args.deck, nranks=MPI.COMM_WORLD.size, overwrite=args.overwrite, comm=MPI.COMM_WORLD)
     deck.registry.check_same_on_every_rank(MPI.COMM_WORLD)
+    ranks_per_node = args.ranks_per_node or node_ranks(MPI.COMM_WORLD)[1]
+    for line in memory.table(memory.estimate(deck, ranks_per_node)):
+        _print0(line)
+    memory.refuse_if_too_big(deck, MPI.COMM_WORLD, ranks_per_node)
     lat = f"lattice {deck.dims}, process grid {deck.grid}" if deck.dims else "no lattice"
     _print0(f"{args.deck}: OK ({lat}, {len(deck.stages)} stages: "
             f"{', '.join(f'{s.name} ({s.kind})' for s in deck.stages)})")
@@ -140,6 +146,14 @@ def cmd_bench(args):
     return module.main(args.args) or 0
 
 
+def _at_least_one(text):
+    """An integer >= 1 (argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser():
     p = argparse.ArgumentParser(prog="hpcmix", description="mixed-precision lattice QCD and dense solvers")
     p.add_argument("--version", action="version", version=f"hpcmix {__version__}")
@@ -147,10 +161,14 @@ def parser():
     r = sub.add_parser("run", help="run an input deck")
     r.add_argument("deck")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    r.add_argument("--quiet", action="store_true", help="no progress reports of running solves")
+    r.add_argument("--resume", action="store_true", help="continue a failed run of this deck from its checkpoints")
     r.set_defaults(func=cmd_run)
     c = sub.add_parser("check", help="validate an input deck without running it")
     c.add_argument("deck")
     c.add_argument("--overwrite", action="store_true", help="do not complain about an existing output")
+    c.add_argument("--ranks-per-node", type=_at_least_one, default=None, metavar="N",
+                   help="ranks the run puts on each node, for the memory estimate (default: the check's own)")
     c.set_defaults(func=cmd_check)
     pl = sub.add_parser("plugins", help="list what is registered and where it came from")
     pl.add_argument("-v", "--verbose", action="store_true", help="also list every parameter")

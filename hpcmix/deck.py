@@ -34,13 +34,18 @@ RUN_PARAMS = {
     "plugins": Param(ListOf(str), [], "extra plugin modules to load on every rank"),
     "overwrite": Param(bool, False, "replace an existing output file"),
     "name": Param(str, "", "a name for the run (stored in the results)"),
+    "checkpoint": Param(bool, True, "keep finished solves in <output>.checkpoint.h5 until the run succeeds, so "
+                        "that hpcmix run --resume continues a failed run"),
+    "progress_seconds": Param(float, 10.0, "rank 0 reports where a running solve stands at most this often "
+                              "(0: never; hpcmix run --quiet: never)",
+                              check=lambda s: None if s >= 0 and s == s else f"must be >= 0, got {s}"),
 }
 LATTICE_PARAMS = {
     "dims": Param((ListOf(int, 4), str), "from_file",
                   "global extents [X, Y, Z, T]; default: from the first load_gauge stage's file"),
     "boundary": Param(ListOf(float, 4), [1.0, 1.0, 1.0, -1.0], "fermion boundary phases (antiperiodic in t)"),
 }
-STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+STAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 class StageSpec:
@@ -62,18 +67,25 @@ class Deck:
         path = Path(path)
         file = str(path)
         try:
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
             raise DeckError(f"cannot read deck: {exc.strerror or exc}", file=file) from None
+        except UnicodeDecodeError as exc:
+            raise DeckError(f"not UTF-8 text (as TOML must be): byte {exc.start} is {exc.object[exc.start]:#04x}",
+                            file=file) from None
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise DeckError(f"not valid TOML: {exc}", file=file) from None
+        except RecursionError:
+            raise DeckError("not valid TOML: arrays or tables nested too deeply for the reader", file=file) from None
         errors = [DeckError("unknown section; a deck has [run], [lattice] and [[stage]]", file=file, key=k)
                   for k in raw if k not in ("run", "lattice", "stage")]
         plugin_modules = raw.get("run", {}).get("plugins", []) if isinstance(raw.get("run"), dict) else []
+        if not isinstance(plugin_modules, list) or not all(isinstance(m, str) for m in plugin_modules):
+            plugin_modules = []         # [run] plugins is not a list of names: its validation says so
         try:
-            registry = get_registry(tuple(plugin_modules) if isinstance(plugin_modules, list) else (), comm=comm)
+            registry = get_registry(tuple(plugin_modules), comm=comm)
         except PluginError as exc:
             if not exc.from_deck:
                 raise               # an installed plugin's fault, not the deck's
@@ -109,7 +121,7 @@ class Deck:
         if run["backend"] not in v.registry.names("backends"):
             errors.append(v.error(f"unknown backend '{run['backend']}'; registered: "
                                   f"{', '.join(v.registry.names('backends'))}", "run", "backend"))
-        problem = output_problem(run["output"], run["overwrite"] or overwrite)
+        problem = _output_problem(run["output"], run["overwrite"] or overwrite)
         if problem:
             errors.append(v.error(problem, "run", "output"))
         if errors:
@@ -155,7 +167,7 @@ class Deck:
         if not isinstance(table, dict):
             raise v.error("expected a table", where)
         name = table.get("name")
-        if not isinstance(name, str) or not STAGE_NAME.match(name):
+        if not isinstance(name, str) or not STAGE_NAME.fullmatch(name):
             raise v.error("every stage needs a name (letters, digits, _ . -; not starting with a digit)", where, "name")
         if name in names:
             raise v.error("stage name used twice", name, "name")
@@ -196,6 +208,8 @@ class Deck:
                 found = list(file_dims(s.cfg, registry))
             except FormatError as exc:
                 raise v.error(str(exc), s.name, "file") from None
+            except OSError as exc:          # a special file (/proc, a device) that cannot be read as one
+                raise v.error(f"cannot read {s.cfg['file']}: {exc.strerror or exc}", s.name, "file") from None
             if dims == "from_file":
                 dims = found
             elif found != list(dims):
@@ -205,6 +219,17 @@ class Deck:
                 raise v.error("missing required key (global extents [X, Y, Z, T])", "lattice", "dims")
             return None
         return list(dims)
+
+
+def _output_problem(output, overwrite):
+    """Why ``output`` cannot be the results file (:func:`~hpcmix.io.results.output_problem`), or None;
+    also for names the file system refuses (a NUL character, a name too long, an unknown ~user)."""
+    if "\0" in output:
+        return "a file name cannot hold a NUL character"
+    try:
+        return output_problem(output, overwrite)
+    except (OSError, RuntimeError) as exc:
+        return f"unusable file name {output!r}: {getattr(exc, 'strerror', None) or exc}"
 
 
 def _collect(errors, action):

@@ -12,13 +12,17 @@ import h5py
 import numpy as np
 from mpi4py import MPI
 
-from . import __version__
+from . import __version__, progress
 from .backends import load_backend
 from .comm import collective
 from .comm.grid import cores, node_ranks
 from .errors import DeckError, HpcmixError, Interrupted
 from .io.results import ResultsFile
 from .lattice import Lattice
+from .memory import refuse_if_too_big
+from .io.checkpoints import Checkpoints
+from .progress import Progress
+from .resume import check_same_deck
 from .stages import Context
 
 
@@ -33,15 +37,19 @@ def mpi_library():
     return f"{vendor} {'.'.join(map(str, version))} (MPI {'.'.join(map(str, MPI.Get_version()))})"
 
 
-def run_deck(deck, *, overwrite=False, log=None):
-    """Run every stage of ``deck``; return {stage name: seconds}."""
+def run_deck(deck, *, overwrite=False, log=None, quiet=False, resume=False):
+    """Run every stage of ``deck``; return {stage name: seconds}. Rank 0 reports the progress of long
+    solves every ``[run] progress_seconds`` unless ``quiet`` (:mod:`hpcmix.progress`); with ``resume`` the
+    checkpoints of an earlier failed run of this deck replace the work they hold (:mod:`hpcmix.resume`)."""
     comm = MPI.COMM_WORLD
     rank = comm.rank
     log = log or (lambda msg: print(msg, flush=True) if rank == 0 else None)
-    lattice = Lattice(deck.dims, deck.grid, comm) if deck.dims is not None else None
     local_rank, local_ranks = node_ranks(comm)
+    refuse_if_too_big(deck, comm, local_ranks)      # before any work (hpcmix.memory)
+    lattice = Lattice(deck.dims, deck.grid, comm) if deck.dims is not None else None
     backend = load_backend(deck.registry, deck.run["backend"], local_rank)
     backend.share_cores(local_ranks, cores())
+    checkpoints = _checkpoints(deck, lattice, resume, log)
     results = ResultsFile(deck.run["output"], rank=rank, overwrite=overwrite or deck.run["overwrite"])
     meta = dict(versions(), deck=deck.text, deck_file=str(deck.path), run_name=deck.run["name"],
                 ranks=comm.size, backend=backend.name)
@@ -50,7 +58,8 @@ def run_deck(deck, *, overwrite=False, log=None):
     collective(comm, lambda: results.open(meta), HpcmixError)
     for stray, partial in results.recovered:
         log(f"{stray}: the results of an earlier run that was killed; kept as {partial}")
-    ctx = Context(lattice=lattice, registry=deck.registry, backend=backend, results=results, deck=deck, log=log)
+    ctx = Context(lattice=lattice, registry=deck.registry, backend=backend, results=results, deck=deck, log=log,
+                  checkpoints=checkpoints)
     if lattice is not None:
         log(f"hpcmix {__version__}: lattice {lattice.dims} on {comm.size} rank(s), process grid {lattice.pg.grid}, "
             f"backend {backend.name} ({backend.threads} thread(s) per rank)")
@@ -60,15 +69,20 @@ def run_deck(deck, *, overwrite=False, log=None):
         log(f"warning: {local_ranks} rank(s) on this node x {backend.threads} {backend.name} thread(s) each on "
             f"{cores()} cores: oversubscribed, which is slow; {advice}")
     timings = {}
+    every = deck.run["progress_seconds"]
+    progress.current = Progress(every) if rank == 0 and every > 0 and not quiet else None
     try:
         for spec in deck.stages:
             ctx.stage = spec.name
             log(f"[{spec.name}] {spec.kind}")
+            if progress.current is not None:
+                progress.current.start_stage(spec.name)
             t0 = time.perf_counter()
             with _naming_the_stage(deck, spec):
                 ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
             timings[spec.name] = time.perf_counter() - t0
             results.set_attrs(spec.name, {"kind": spec.kind, "seconds": timings[spec.name]})
+            log(f"[{spec.name}] done in {timings[spec.name]:.2f} s")
     except BaseException as exc:
         partial = results.abandon()
         if isinstance(exc, Interrupted):     # its one message names the partial file
@@ -78,10 +92,32 @@ def run_deck(deck, *, overwrite=False, log=None):
         raise
     results.set_attrs("/", {"seconds": sum(timings.values())})
     collective(comm, results.commit, HpcmixError)   # a refused final move (rank 0) ends every rank cleanly
+    if checkpoints is not None:
+        checkpoints.remove()
     comm.Barrier()
     log(f"results written to {deck.run['output']}")
     return timings
 
+
+
+def _checkpoints(deck, lattice, resume, log):
+    """The run's :class:`Checkpoints` (None without a lattice); with ``resume`` those of the earlier run of
+    this deck (there must be some, of this deck), without it none may exist (they would be lost)."""
+    if lattice is None:
+        return None
+    checkpoints = Checkpoints(deck.run["output"], lattice, deck.text, enabled=deck.run["checkpoint"])
+    stored = lattice.pg.bcast(collective(lattice.pg, lambda: checkpoints.deck() if lattice.pg.rank == 0 else None,
+                                         HpcmixError))
+    if resume and stored is None:
+        raise DeckError(f"nothing to resume: no checkpoint file {checkpoints.path} (its run succeeded, never "
+                        "started a solve, or ran with checkpoint = false)", file=deck.path, stage="run", key="output")
+    if resume:
+        check_same_deck(deck, checkpoints.path, stored)
+        log(f"resuming from {checkpoints.path}")
+    elif stored is not None:
+        raise DeckError(f"{checkpoints.path} holds the finished work of an earlier run of this output that failed: "
+                        "add --resume to continue it, or remove the file", file=deck.path, stage="run", key="output")
+    return checkpoints
 
 
 @contextmanager

@@ -10,6 +10,8 @@ failure's) in the first free ``<output stem>.partial-<n>.h5``, n = 2, 3, ...; it
 earlier output or partial file. A run that fails before anything was written to the file leaves none.
 The output must name a file, not a directory, in a folder that can be written.
 
+Every dataset carries the CRC32 of its bytes (``crc32``, zlib's, in C order), for whoever reads it later.
+
 The writer holds an exclusive ``flock`` on its temporary file. A run that finds a temporary file of
 its output that nobody holds (its run was killed: SIGKILL, a node failure) keeps it as a partial file
 (:meth:`ResultsFile.recover`); a temporary file of a run still going on is left alone.
@@ -21,6 +23,7 @@ import itertools
 import json
 import os
 import threading
+import zlib
 from pathlib import Path
 
 import h5py
@@ -140,8 +143,9 @@ class ResultsFile:
             return
         if path in self.h5:
             raise HpcmixError(f"{self.path}: dataset {path} written twice")
-        ds = self.h5.create_dataset(path, data=np.asarray(data))
-        write_attrs(ds, attrs)
+        data = np.asarray(data)
+        ds = self.h5.create_dataset(path, data=data)
+        write_attrs(ds, dict(attrs or {}, crc32=zlib.crc32(np.ascontiguousarray(data).tobytes())))
         self.h5.flush()
         self.written = True
 

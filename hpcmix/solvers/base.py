@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import progress
 from ..params import Param
 
 
@@ -37,6 +38,13 @@ class SolveResult:
     flops: float = 0.0
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)   # seconds per part (e.g. per precision)
+
+    def step(self, residual):
+        """Count an iteration that left the iterated relative residual ``residual`` (and say so, where
+        progress is reported: :mod:`hpcmix.progress`)."""
+        self.iterations += 1
+        self.history.append(residual)
+        progress.tick(self)
 
     def reliable_update(self):
         """Count a reliable update (the iterated residual replaced by the true one) and record at which
@@ -62,6 +70,18 @@ class SolveResult:
             self.timings[k] = self.timings.get(k, 0.0) + v
         self.reason = other.reason
         return self
+
+    @classmethod
+    def from_report(cls, attrs, history, x=None):
+        """The record that :meth:`report` gave ``attrs`` (and ``history``) for, with solution ``x``."""
+        fields = {k: v for k, v in attrs.items() if k in cls.__dataclass_fields__}
+        fields.update(fallbacks=json.loads(attrs["fallbacks"]), timings=json.loads(attrs["timings"]),
+                      reliable_update_iterations=[int(i) for i in attrs["reliable_update_iterations"]],
+                      history=[float(h) for h in history], x=x)
+        for k, v in fields.items():                                      # numpy scalars as Python's
+            if isinstance(v, np.generic):
+                fields[k] = v.item()
+        return cls(**fields)
 
     def report(self):
         """The record as plain values (for HDF5 attributes and logs), without the solution;

@@ -83,8 +83,7 @@ class BiCGstab(MixedPrecision, Solver):
                     rho_old, rho = rho, sp.inner(r0, r_s)
                     breakdown = rho == 0
                     r2 = sp.norm2(r_s)
-                    result.iterations += 1
-                    result.history.append(math.sqrt(r2) / bnorm)
+                    result.step(math.sqrt(r2) / bnorm)
                     update = trigger.evaluate(math.sqrt(r2), 0.0)
                     stalled = stagnation.record(result.iterations, math.sqrt(r2) / bnorm)
                     if r2 <= stop or stalled:

@@ -106,8 +106,7 @@ class CG(MixedPrecision, Solver):
                     r2_old, r2 = r2, sp.norm2(r_s)
                     sigma = r2 - sp.inner(r_s, r_old).real
                     sp.axpy(alpha, p, x)
-                    result.iterations += 1
-                    result.history.append(math.sqrt(r2) / rhs_norm)
+                    result.step(math.sqrt(r2) / rhs_norm)
                     update = trigger.evaluate(math.sqrt(r2), r2_old)
                     if r2 <= (target * rhs_norm) ** 2:
                         trigger.force()

@@ -151,9 +151,8 @@ class GCR(MixedPrecision, Solver):
                 zs.append(z)
                 qs.append(q)
                 qq.append(q2)
-                result.iterations += 1
                 rnorm = math.sqrt(sp.norm2(r))
-                result.history.append(rnorm / bnorm)
+                result.step(rnorm / bnorm)
             if (rnorm <= self.tol * bnorm or rnorm < self.reliable_delta * r_start
                     or result.iterations >= self.maxiter):
                 break

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 from mpi4py import MPI
 
+from .. import progress
 from ..errors import SolverError
 from .base import SolveResult, residual
 from .fallback import SloppyOperator
@@ -69,6 +70,7 @@ class MixedSolve:
             check_compression(op, self.high, P, solver.tol, b)
         self.low = SloppyOperator(op, P, solver.fallback) if self.bnorm else None
         self.counts = {"high": 0, "low": 0}
+        progress.begin(self.result, solver.tol)
 
     def initial(self, x0):
         """The starting solution y in the outer precision (as complex128; 0 without ``x0``)."""
@@ -108,6 +110,7 @@ class MixedSolve:
             y = self.fold(y, partial)
         if self.low is not None:
             self.result.flops += self.counts["low"] * self.low.operator.flops
+        progress.end(self.result)
         return self.solver.finish(self.high, self.b, y, self.bnorm or 1.0, self.result, self.t0,
                                   self.counts["high"], reason)
 

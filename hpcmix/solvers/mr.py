@@ -38,8 +38,7 @@ class MR(Solver):
             alpha = self.omega * sp.inner(ar, r) / arar
             sp.caxpy(alpha, r, x)
             res = np.sqrt(sp.axpy_norm2(-alpha, ar, r)) / bnorm
-            result.iterations += 1
-            result.history.append(float(res))
+            result.step(float(res))
             if res <= self.tol:
                 r, res = self.true_residual(op, b, x, bnorm)
                 applications += 1

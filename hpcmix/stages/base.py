@@ -40,7 +40,7 @@ class Context:
     """What a running stage sees: the lattice (None for a deck without one), the registry, the
     backend, the named objects of earlier stages, the results file and the deck."""
 
-    def __init__(self, *, lattice, registry, backend, results, deck, log):
+    def __init__(self, *, lattice, registry, backend, results, deck, log, checkpoints=None):
         self.lattice = lattice
         self.registry = registry
         self.backend = backend
@@ -48,4 +48,5 @@ class Context:
         self.deck = deck
         self.objects = {}
         self.log = log
+        self.checkpoints = checkpoints   # a run's Checkpoints (hpcmix.io.checkpoints), or None
         self.stage = None  # name of the stage now running

@@ -10,16 +10,17 @@ vectors back for a later run's deflation.
 """
 
 import json
-import zlib
+import math
 
 import h5py
 import numpy as np
 
+from .. import memory
 from ..errors import SolverError
 from ..fields.full import FullField
 from ..io.eigenvectors import read_eigenvectors
 from ..params import LATEST, Component, Param, Ref
-from ..precision import resolve
+from ..precision import DOUBLE, resolve
 from ..solvers.trlm import EigenResult, TRLM
 from .base import Stage, backend_fields
 
@@ -70,6 +71,41 @@ class EigensolveStage(Stage):
     def uses_evenodd(cfg):
         return True
 
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Working, per rank (V local sites): the operator on canonical arrays and on the backend's fields (in
+        double, and in ``precision`` where that differs) and the Lanczos basis (:meth:`_basis`); kept: the
+        n_ev eigenvectors, half-lattice fields in ``precision`` (:mod:`hpcmix.memory`)."""
+        sites, op_cfg = math.prod(local_dims), cfg["operator"]
+        op_kind = registry.lookup("operators", op_cfg["kind"])
+        precision = resolve(registry, cfg["precision"])
+        views = {(resolve(registry, "double"), 18), (precision, 18)}
+        working = memory.canonical_dirac(op_kind, op_cfg, sites) + sum(
+            memory.backend_operator(op_kind, op_cfg, sites, p, r) for p, r in views)
+        field = memory.half_field(precision, sites, op_kind.field_shape)
+        return working + EigensolveStage._basis(cfg) * field, cfg["n_ev"] * field
+
+    @staticmethod
+    def _basis(cfg):
+        """Half-lattice fields the Lanczos solve holds: its basis (n_kr + 1) and either the Ritz vectors of a
+        restart (n_ev + (n_kr - n_ev) / 2) or a copy of the n_ev eigenvectors at the end."""
+        n_ev, n_kr = cfg["n_ev"], cfg["n_kr"] or 2 * cfg["n_ev"] + 8
+        return n_kr + 1 + max(min(n_ev + (n_kr - n_ev) // 2, n_kr - 1), n_ev)
+
+    @staticmethod
+    def memory_rank0(cfg, dims, local_dims, registry):
+        """With ``save``, rank 0 gathers the n_ev eigenvectors of the whole lattice (canonical complex128),
+        stacks them and takes their bytes for the checksum: three times their bytes, less the Lanczos basis,
+        freed by then."""
+        if not cfg["save"]:
+            return 0
+        op_kind = registry.lookup("operators", cfg["operator"]["kind"])
+        shape = op_kind.field_shape
+        gathered = 3 * cfg["n_ev"] * math.prod(dims) * memory.complex_sites(shape) * memory.COMPLEX
+        basis = EigensolveStage._basis(cfg) * memory.half_field(resolve(registry, cfg["precision"]),
+                                                                  math.prod(local_dims), shape)
+        return max(0, gathered - basis)
+
     def run(self, ctx, cfg):
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
         dirac = op_kind.build(ctx.objects[cfg["gauge"]], cfg["operator"], ctx)
@@ -78,7 +114,21 @@ class EigensolveStage(Stage):
         solver = TRLM(cfg["n_ev"], cfg["n_kr"] or None, tol=cfg["tol"], max_restarts=cfg["max_restarts"],
                       poly_degree=cheb.get("degree", 1), a_min=cheb.get("a_min"), a_max=cheb.get("a_max"),
                       precision=resolve(ctx.registry, cfg["precision"]))
-        res = solver.solve(op)
+        done = ctx.checkpoints.load(ctx.stage) if ctx.checkpoints is not None else {}
+        if "modes" in done:                              # found by the run this one resumes
+            arrays, found = done["modes"]
+            res = EigenResult(vectors=canonical_block(op.space, fields, arrays["vectors"], solver.precision or DOUBLE),
+                              eigenvalues=arrays["eigenvalues"], residuals=arrays["residuals"],
+                              history=[int(h) for h in arrays["history"]], **found)
+            ctx.log("  the eigenpairs of the run this one resumes (from the checkpoint)")
+        else:
+            res = solver.solve(op)
+            if ctx.checkpoints is not None:
+                ctx.checkpoints.save(ctx.stage, "modes", {
+                    "vectors": (gathered_block(ctx, fields, res.vectors), 1), "eigenvalues": (res.eigenvalues, None),
+                    "residuals": (res.residuals, None), "history": (np.asarray(res.history, np.int64), None)},
+                    {k: getattr(res, k) for k in ("converged", "matvecs", "restarts", "seconds", "a_max", "norm",
+                                                  "locked")})
         write_modes(ctx, ctx.stage, res, fields, cfg["operator"], cfg["save"],
                     {"converged": res.converged, "matvecs": res.matvecs, "restarts": res.restarts, "seconds": res.seconds,
                      "a_max": res.a_max, "n_ev": cfg["n_ev"], "tol": cfg["tol"], "precision": cfg["precision"],
@@ -101,16 +151,27 @@ def write_modes(ctx, group, res, fields, operator, save, attrs):
     reads back."""
     ctx.results.write(f"{group}/eigenvalues", res.eigenvalues)
     ctx.results.write(f"{group}/residuals", res.residuals)
-    if save:
-        zero = _zeros(fields)
-        gathered = [ctx.lattice.gather(fields.export_field(FullField(res.vectors[i], zero)))
-                    for i in range(len(res.vectors))]
-        if gathered[0] is not None:                          # rank 0
-            vectors = np.stack(gathered)
-            ctx.results.write(f"{group}/vectors", vectors,
-                              {"layout": "[n, T, Z, Y, X, site...], zero on odd sites",
-                               "operator": json.dumps(operator), "crc32": zlib.crc32(vectors.tobytes())})
+    vectors = gathered_block(ctx, fields, res.vectors) if save else None
+    if vectors is not None:                                  # rank 0
+        ctx.results.write(f"{group}/vectors", vectors, {"layout": "[n, T, Z, Y, X, site...], zero on odd sites",
+                                                        "operator": json.dumps(operator)})
     ctx.results.set_attrs(group, dict(attrs, operator=json.dumps(operator), norm_estimate=res.norm))
+
+
+def gathered_block(ctx, fields, block):
+    """The fields of ``block`` (even sites) as one canonical global array [n, T, Z, Y, X, *site], zero on odd
+    sites, on rank 0 (None elsewhere)."""
+    zero = _zeros(fields)
+    gathered = [ctx.lattice.gather(fields.export_field(FullField(block[i], zero))) for i in range(len(block))]
+    return np.stack(gathered) if gathered[0] is not None else None
+
+
+def canonical_block(sp, fields, local, precision):
+    """A FieldBlock in ``precision`` of the even sites of the canonical local arrays ``local[n, t, z, y, x, *site]``."""
+    block = sp.block(len(local), precision)
+    for i, array in enumerate(local):
+        sp.lincomb(block[i], (1.0,), (fields.import_field(array)[0],))
+    return block
 
 
 def even_normal_operator(dirac, ctx):
@@ -133,11 +194,11 @@ def load_modes(path, dataset, dirac, ctx):
     precision = resolve(ctx.registry, str(group.get("precision", "double")))
     local = read_eigenvectors(path, dataset, ctx.lattice)
     sp = op.space
-    vectors = sp.block(len(local), precision)
+    vectors = canonical_block(sp, fields, local, precision)
     lam, res = np.empty(len(local)), np.empty(len(local))
     norm = float(group.get("norm_estimate", 1.0))
-    for i, array in enumerate(local):
-        v = sp.lincomb(vectors[i], (1.0,), (fields.import_field(array)[0],))
+    for i in range(len(local)):
+        v = vectors[i]
         av = op(v)
         lam[i] = sp.inner(v, av).real / sp.norm2(v)
         res[i] = np.sqrt(sp.norm2(sp.lincomb(av, (1.0, -lam[i]), (av, v))) / sp.norm2(v)) / norm

@@ -4,15 +4,20 @@ The propagator ``S[t, z, y, x, spin, color, source spin, source color]`` (stagge
 indices; a source with another number of components, such as a file source, has one source index
 ``S[..., color, k]``) is left for later stages; with ``save_solution`` it is also written as
 ``/<stage>/solution`` in the canonical layout. Every solve writes its report under
-``/<stage>/solves/<component>`` (attributes, plus the residual history as a dataset).
+``/<stage>/solves/<component>`` (attributes, plus the residual history as a dataset). Every finished
+solve is checkpointed (:mod:`hpcmix.io.checkpoints`); a resumed run takes it from there.
 """
+
+import math
 
 import numpy as np
 
+from .. import memory
 from ..errors import HpcmixError, SolverError
 from ..io.eigenvectors import eigenvector_info
 from ..params import LATEST, Component, Param, PathParam, Ref
-from ..solvers import EvenOdd, EvenOddNormal, make_solver
+from ..precision import resolve
+from ..solvers import EvenOdd, EvenOddNormal, SolveResult, make_solver
 from ..solvers.deflate import Deflated
 from .base import Stage, backend_fields
 from .eigensolve import even_normal_operator, load_modes, write_modes
@@ -65,6 +70,39 @@ class PropagatorStage(Stage):
                                          "{eigenvalues, residuals, vectors}, as an eigensolve stage saves them"),
     }
 
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Working, per rank (V local sites): the operator on canonical arrays and on the backend's fields in
+        each precision its solver applies it in, the source's components (built all at once), a solve's
+        imported right-hand side (two half-lattice fields) and exported solution (canonical complex128), the
+        solver's fields (twice without even-odd preconditioning), and deflation vectors read from a file
+        (canonical complex128 as read, plus a half-lattice field each in their precision); kept: the
+        propagator, complex128 [V, site, source components], twice (the solve reports keep each solution)
+        (:mod:`hpcmix.memory`)."""
+        sites, op_cfg, solver = math.prod(local_dims), cfg["operator"], cfg["solver"]
+        op_kind = registry.lookup("operators", op_cfg["kind"])
+        shape = op_kind.field_shape
+        vector = sites * memory.complex_sites(shape) * memory.COMPLEX
+        working = memory.canonical_dirac(op_kind, op_cfg, sites) + memory.complex_sites(shape) * vector
+        working += sum(memory.backend_operator(op_kind, op_cfg, sites, p, r)
+                       for p, r in memory.operator_views(registry, solver))
+        working += 2 * vector + (1 if cfg["evenodd"] else 2) * memory.solver_fields(registry, solver, sites, shape)
+        if isinstance(cfg["deflation"], dict):
+            held, _, attrs = eigenvector_info(cfg["deflation"]["file"], cfg["deflation"]["dataset"])
+            precision = resolve(registry, str(attrs.get("precision", "double")))
+            working += held[0] * (vector + memory.half_field(precision, sites, shape))
+        return working, 2 * memory.complex_sites(shape) * vector
+
+    @staticmethod
+    def memory_rank0(cfg, dims, local_dims, registry):
+        """With ``save_solution``, rank 0 gathers the whole propagator (the parts received and the assembled
+        array: twice its bytes); with ``save_modes``, the modes eigCG found (n_ev x rhs_for_eigcg fields of
+        the whole lattice, gathered and stacked: twice)."""
+        shape = registry.lookup("operators", cfg["operator"]["kind"]).field_shape
+        field = math.prod(dims) * memory.complex_sites(shape) * memory.COMPLEX
+        modes = cfg["solver"].get("n_ev", 8) * cfg["solver"].get("rhs_for_eigcg", 8) if cfg["save_modes"] else 0
+        return 2 * field * ((memory.complex_sites(shape) if cfg["save_solution"] else 0) + modes)
+
     def run(self, ctx, cfg):
         lattice = ctx.lattice
         op_kind = ctx.registry.lookup("operators", cfg["operator"]["kind"])
@@ -83,13 +121,22 @@ class PropagatorStage(Stage):
         data = np.empty(lattice.shape + field_shape + source_shape, dtype=np.complex128)
         flat = data.reshape(lattice.shape + field_shape + (-1,))
         results = []
+        checkpoints = ctx.checkpoints
+        done = checkpoints.load(ctx.stage) if checkpoints is not None else {}
         for i, b in enumerate(sources):
-            res = inverse.solve(b)
+            if str(i) in done:                                    # solved by the run this one resumes
+                arrays, report = done[str(i)]
+                res = SolveResult.from_report(report, arrays["history"], arrays["x"])
+            else:
+                res = inverse.solve(b)
+                if checkpoints is not None:
+                    checkpoints.save(ctx.stage, i, {"x": (lattice.gather(res.x), 0), "history": (res.history, None)},
+                                     res.report())
             flat[..., i] = res.x
             results.append(res)
             self.write_report(ctx, i, res)
             ctx.log(f"  source component {i}: {res.solver} {res.iterations} iterations, true residual "
-                    f"{res.true_residual:.3e}, {res.seconds:.2f} s")
+                    f"{res.true_residual:.3e}, {res.seconds:.2f} s" + (" (from the checkpoint)" if str(i) in done else ""))
         total = {"iterations": sum(r.iterations for r in results), "seconds": sum(r.seconds for r in results),
                  "converged": all(r.converged for r in results),
                  "max_true_residual": max(r.true_residual for r in results),
