@@ -22,8 +22,10 @@ import glob
 import itertools
 import json
 import os
+import re
 import threading
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -144,17 +146,29 @@ class ResultsFile:
         if path in self.h5:
             raise HpcmixError(f"{self.path}: dataset {path} written twice")
         data = np.asarray(data)
-        ds = self.h5.create_dataset(path, data=data)
-        write_attrs(ds, dict(attrs or {}, crc32=zlib.crc32(np.ascontiguousarray(data).tobytes())))
-        self.h5.flush()
-        self.written = True
+        with self._writing(path):
+            ds = self.h5.create_dataset(path, data=data)
+            write_attrs(ds, dict(attrs or {}, crc32=zlib.crc32(np.ascontiguousarray(data).tobytes())))
+            self.h5.flush()
 
     def set_attrs(self, path, attrs):
         if self.rank != 0:
             return
-        write_attrs(self.h5.require_group(path), attrs)
-        self.h5.flush()
+        with self._writing(path):
+            write_attrs(self.h5.require_group(path), attrs)
+            self.h5.flush()
+
+    @contextmanager
+    def _writing(self, what):
+        """A write that the file system refuses (a full disk, a quota, a file size limit) is one clear error."""
         self.written = True
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            code = re.search(r"errno = (\d+)", str(exc))
+            reason = os.strerror(int(code.group(1))) if code else getattr(exc, "strerror", None) or str(exc)
+            raise HpcmixError(f"cannot write {what} into the results of {self.path} ({reason}): is the disk full?") \
+                from None
 
     def commit(self):
         """Close and move into place (the whole run succeeded). Where that fails (an output created
@@ -181,7 +195,10 @@ class ResultsFile:
             if self.rank != 0 or self.h5 is None:
                 return self.partial
             _OPEN.discard(self)
-            self.h5.close()
+            try:
+                self.h5.close()
+            except (OSError, RuntimeError):    # a write the file system refused left it unfinished: kept as is
+                pass
             self.h5 = None
             if self.written:
                 self.partial = claim_free_name(self.tmp, partial_names(self.path))
