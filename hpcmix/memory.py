@@ -52,18 +52,21 @@ def canonical_dirac(op_kind, op_cfg, sites):
     return sites * (links + clover)
 
 
+def row_links(op_kind, sites, precision, reconstruct=18):
+    """Links in the backend's row layout in ``precision``: 8 directions (16 with asqtad's Naik term)
+    of ``reconstruct`` reals each in the storage type, and (not asqtad) 8 real phases per site. Building
+    them holds their canonical copies too: twice this, briefly."""
+    if getattr(op_kind, "reconstructs", None) == (18,):
+        return sites * 16 * 18 * precision.storage_dtype.itemsize
+    return sites * 8 * (reconstruct * precision.storage_dtype.itemsize + precision.real_dtype.itemsize)
+
+
 def backend_operator(op_kind, op_cfg, sites, precision, reconstruct=18):
-    """The operator on the backend's even-odd fields in ``precision``: links in the row layout (8
-    directions, 16 with asqtad's Naik term, ``reconstruct`` reals each, in the storage type) with 8 real
-    phases per site, and the clover term's chiral blocks (144 reals per site in the real type) of the
-    four site matrices an even-odd normal solve applies (A_ee, A_oo^-1 and their adjoints), on half the
-    sites each."""
-    asqtad = getattr(op_kind, "reconstructs", None) == (18,)
-    ndir, reconstruct = (16, 18) if asqtad else (8, reconstruct)
-    links = sites * ndir * reconstruct * precision.storage_dtype.itemsize
-    phases = 0 if asqtad else sites * 8 * precision.real_dtype.itemsize
+    """The operator on the backend's even-odd fields in ``precision``: its :func:`row_links` and the
+    clover term's chiral blocks (144 reals per site in the real type) of the four site matrices an
+    even-odd normal solve applies (A_ee, A_oo^-1 and their adjoints), on half the sites each."""
     blocks = 4 * (sites // 2) * 144 * precision.real_dtype.itemsize if "csw" in op_cfg else 0
-    return links + phases + blocks
+    return row_links(op_kind, sites, precision, reconstruct) + blocks
 
 
 def operator_views(registry, cfg):
@@ -79,14 +82,15 @@ def operator_views(registry, cfg):
     return {(resolve(registry, name), r) for name, r in views}
 
 
-def solver_fields(registry, cfg, sites, field_shape):
+def solver_fields(registry, cfg, sites, field_shape, parities=1):
     """The fields a solver (its deck table) keeps while it solves, in bytes: 6 half-lattice fields in
     the outer precision (right-hand side, solution, true residual, operator temporaries) and 8 in the
     sloppy one (iterated residual, search directions, operator products, temporaries); GCR adds 2
     ``nkrylov`` sloppy fields, GMRES-DR its basis V (and Z = K V with a preconditioner: n_kr + 1 each) in
     ``precision_basis``, eigCG its search space (``search_dim``, eigensolver precision) and the deflation
     space it builds (``n_ev`` x ``rhs_for_eigcg``, outer precision); a nested preconditioner adds its own,
-    multigrid its levels (:func:`multigrid_levels`)."""
+    multigrid its levels (:func:`multigrid_levels`). ``parities`` = 2: the solver works on whole-lattice
+    fields (two half-lattice fields each)."""
     outer = resolve(registry, cfg.get("precision", "double"))
     sloppy = outer if cfg.get("sloppy", "same") == "same" else resolve(registry, cfg["sloppy"])
     eig = outer if cfg.get("eigensolver", "same") == "same" else resolve(registry, cfg["eigensolver"])
@@ -97,16 +101,17 @@ def solver_fields(registry, cfg, sites, field_shape):
         basis = cfg.get("precision_basis", "sloppy")
         basis = sloppy if basis == "sloppy" else resolve(registry, basis)
         nested = isinstance(cfg.get("preconditioner"), dict)
-        more = (2 if nested else 1) * (cfg.get("n_kr", 24) + 1) * half_field(basis, sites, field_shape)
+        more = (2 if nested else 1) * (cfg.get("n_kr", 24) + 1) * parities * half_field(basis, sites, field_shape)
     elif kind == "eigcg":
-        more = cfg.get("search_dim", 64) * half_field(eig, sites, field_shape)
+        more = cfg.get("search_dim", 64) * parities * half_field(eig, sites, field_shape)
         n_outer += cfg.get("n_ev", 8) * cfg.get("rhs_for_eigcg", 8)
     elif kind == "multigrid":
         more = multigrid_levels(registry, cfg, sites, field_shape)
     inner = cfg.get("preconditioner")
     if isinstance(inner, dict) and "kind" in inner:
-        more += solver_fields(registry, inner, sites, field_shape)
-    return n_outer * half_field(outer, sites, field_shape) + n_sloppy * half_field(sloppy, sites, field_shape) + more
+        more += solver_fields(registry, inner, sites, field_shape, parities)
+    return parities * (n_outer * half_field(outer, sites, field_shape) + n_sloppy * half_field(sloppy, sites,
+                                                                                                 field_shape)) + more
 
 
 def multigrid_levels(registry, cfg, sites, field_shape):
@@ -148,7 +153,7 @@ class Estimate:
     backend: str = ""
 
     def per_rank(self):
-        """Bytes per rank at each stage: kept by earlier stages + this stage's working."""
+        """Bytes per rank while each stage runs: kept by earlier stages + this stage's working and kept."""
         out, kept = [], 0
         for s in self.stages:
             out.append(kept + s.working + s.kept)
@@ -157,10 +162,12 @@ class Estimate:
 
     @property
     def peak(self):
+        """The largest of :meth:`per_rank`."""
         return max(self.per_rank(), default=0)
 
     @property
     def rank0(self):
+        """Rank 0's largest extra over the stages."""
         return max((s.rank0 for s in self.stages), default=0)
 
     def node(self):
@@ -169,6 +176,7 @@ class Estimate:
         return max(totals, key=lambda t: t[0], default=(0, None))
 
     def fits(self):
+        """Whether the node's peak fits in its available memory (an unknown amount fits anything)."""
         return not self.available or self.node()[0] <= self.available
 
 

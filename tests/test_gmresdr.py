@@ -185,8 +185,8 @@ def full_residual(dirac, b, x):
 
 
 def test_whole_system(light, backend):
-    """M x = b without even-odd on the backend's fields (one basis per parity), in double and double-single:
-    the tolerance with the canonical M."""
+    """M x = b without even-odd on the backend's fields (the basis a block of FullFields), in double and
+    double-single: the tolerance with the canonical M."""
     d, b = light
     f = d.on_backend(backend)
     for kw in ({}, {"sloppy": "single"}):
@@ -195,7 +195,7 @@ def test_whole_system(light, backend):
 
 
 def test_canonical_arrays(light):
-    """On canonical numpy arrays (the basis a list of arrays), even-odd in double-half and the whole system
+    """On canonical numpy arrays (the basis one array of fields), even-odd in double-half and the whole system
     in double: the tolerance with the canonical M."""
     d, b = light
     for inverse in (EvenOdd(GMRESDR(tol=TOL, sloppy="half"))(d), GMRESDR(tol=TOL)(d.operator())):

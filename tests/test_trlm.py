@@ -2,7 +2,9 @@
 CG iterates on), on every backend's fields: the lowest eigenvalues equal numpy.linalg.eigh of the dense
 operator (built column by column from the canonical numpy operator), with and without Chebyshev
 acceleration, and every returned pair satisfies ||A v - lambda v|| <= tol ||A|| checked with the canonical
-operator; the eigensolver precision stores the basis; bad parameters are refused by name."""
+operator; the eigensolver precision stores the basis; the same on the canonical numpy operator (Lanczos
+started on even sites) and, on whole-lattice fields, for M^dag M of the whole system, there with LowModes'
+projection; bad parameters are refused by name."""
 
 import numpy as np
 import pytest
@@ -13,7 +15,9 @@ from hpcmix.fields.gauge import GaugeField
 from hpcmix.lattice import Lattice
 from hpcmix.operators.wilson import WilsonDirac
 from hpcmix.precision import SINGLE
+from hpcmix.solvers.deflate import LowModes
 from hpcmix.solvers.trlm import TRLM
+from lattice_helpers import random_spinor
 
 N_EV = 6
 
@@ -65,6 +69,50 @@ def test_single_precision_basis(problem, backend):
     assert res.vectors.precision is SINGLE and res.converged
     assert np.abs(res.eigenvalues - exact[:N_EV]).max() <= 1e-5 * exact[-1]
     assert np.all(res.residuals <= 1e-5)
+
+
+def test_canonical_operator(problem):
+    """On canonical arrays (an ArrayBlock basis), from a start vanishing on odd sites, where the Schur
+    complement acts: the dense eigenvalues, each pair checked."""
+    lattice, dirac, op, even, exact = problem
+    start = random_spinor(lattice, 4) * even
+    res = TRLM(N_EV, 20, tol=1e-10).solve(op, start)
+    assert res.converged and np.abs(res.eigenvalues - exact[:N_EV]).max() <= 1e-10 * exact[-1]
+    for i, lam in enumerate(res.eigenvalues):
+        v = res.vectors[i]
+        assert abs(np.vdot(v, v) - 1) <= 1e-12 and not v[~even].any()
+        assert np.sqrt(lattice.norm2(op(v) - lam * v)) <= 1e-10 * exact[-1]
+
+
+@pytest.fixture(scope="module")
+def whole():
+    """M of a 4 x 2 x 2 x 4 weak field, the eigenvalues of its dense M^dag M (768 x 768) and a source."""
+    lattice = Lattice([4, 2, 2, 4])
+    dirac = WilsonDirac(GaugeField.weak(lattice, 3, 0.4), 0.05, csw=1.0)
+    columns = []
+    for index in np.ndindex(lattice.shape + (4, 3)):
+        e = np.zeros(lattice.shape + (4, 3), complex)
+        e[index] = 1.0
+        columns.append(dirac.M(e).ravel())
+    dense = np.array(columns).T
+    return dirac, np.linalg.eigvalsh(dense.conj().T @ dense), random_spinor(lattice, 5)
+
+
+def test_whole_system_normal_operator(whole, backend):
+    """M^dag M on whole-lattice fields (a FullBlock basis): the dense eigenvalues, each pair checked with the
+    canonical M; LowModes.correct on whole-lattice fields is the dense projection V Lambda^-1 V^dag."""
+    dirac, exact, b = whole
+    f = dirac.on_backend(backend)
+    res = TRLM(N_EV, 20, tol=1e-10).solve(f.operator().normal())
+    assert res.converged and np.abs(res.eigenvalues - exact[:N_EV]).max() <= 1e-10 * exact[-1]
+    for i, lam in enumerate(res.eigenvalues):
+        v = f.export_field(res.vectors[i])
+        assert abs(np.vdot(v, v) - 1) <= 1e-12
+        assert np.linalg.norm(dirac.Mdag(dirac.M(v)) - lam * v) <= 1e-10 * exact[-1]
+    V = np.stack([f.export_field(res.vectors[i]).ravel() for i in range(N_EV)], axis=1)
+    x = LowModes(res).correct(f.space, f.import_field(b), f.space.zeros_like(f.import_field(b)))
+    want = V @ ((V.conj().T @ b.ravel()) / res.eigenvalues)
+    assert np.abs(f.export_field(x).ravel() - want).max() <= 1e-12 * np.abs(want).max()
 
 
 def test_parameters_are_checked():

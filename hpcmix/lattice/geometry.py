@@ -7,6 +7,7 @@ array axis ``3 - mu``. Site parity is (x + y + z + t) mod 2 on global coordinate
 import numpy as np
 
 from ..comm import ProcessGrid
+from .block import ArrayBlock
 
 
 class Lattice:
@@ -59,6 +60,12 @@ class Lattice:
         return self.pg.sum(np.vdot(a.astype(np.complex128, copy=False).ravel(),
                                    b.astype(np.complex128, copy=False).ravel()))
 
+    def block_inner(self, block, x):
+        """Global <block[i], x> for every field of ``block`` (an :class:`ArrayBlock`): complex128[n],
+        accumulated in complex128, one global sum for all n."""
+        v = block.data.reshape(len(block), x.size)
+        return self.pg.sum_array(v.conj().astype(np.complex128) @ x.astype(np.complex128, copy=False).ravel())
+
     def norm2(self, a):
         """Global |a|^2 accumulated in float64."""
         a = a.astype(np.complex128, copy=False).ravel()
@@ -94,6 +101,11 @@ class Lattice:
     # ---- BLAS-1 on fields (the numpy reference; a backend may replace them with fused kernels) ---
     # Solvers do every vector update through these, so that the arithmetic of a step is one named
     # operation. Each keeps numpy's rules for the result's type (y's dtype for the in-place ones).
+    def block(self, n, precision):
+        """A zero :class:`~hpcmix.lattice.block.ArrayBlock` of ``n`` fields in ``precision`` (shaped by
+        the first field stored in it)."""
+        return ArrayBlock(self, n, precision)
+
     def zeros_like(self, x, dtype=None):
         """A zero field shaped like ``x`` (``dtype``, default ``x``'s)."""
         return np.zeros_like(x, dtype=dtype)
@@ -138,3 +150,16 @@ class Lattice:
     def axpy_norm2(self, a, x, y):
         """y += a x in place; returns the global |y|^2 (float64)."""
         return self.norm2(self.axpy(a, x, y))
+
+    def lincomb(self, out, coeffs, fields):
+        """out = sum_i c_i f_i, summed in complex128 and written in ``out``'s dtype (``out`` may be one of
+        the ``fields``); returns out."""
+        out[...] = sum(c * f.astype(np.complex128, copy=False) for c, f in zip(coeffs, fields))
+        return out
+
+    def block_lincomb(self, out, coeffs, block, accumulate=False):
+        """out = sum_i c_i block[i] (+ out where ``accumulate``), summed in complex128 and written in
+        ``out``'s dtype; returns out."""
+        total = np.tensordot(np.asarray(coeffs, dtype=np.complex128), block.data, axes=1)
+        out[...] = total + out if accumulate else total
+        return out

@@ -22,7 +22,8 @@ from .base import InverseOperator
 
 class LowModes:
     """The low-mode part of the inverse of a Hermitian operator, V Lambda^-1 V^dag, from an EigenResult.
-    The projection runs with the block kernels in the vectors' precision and float64 coefficients."""
+    The projection runs with the block kernels: V^dag r with r in the vectors' precision, float64
+    coefficients, and V c summed in float64 into a field of x's precision."""
 
     def __init__(self, eigen):
         self.vectors, self.eigenvalues = eigen.vectors, np.asarray(eigen.eigenvalues, dtype=np.float64)
@@ -34,7 +35,7 @@ class LowModes:
         """x += V Lambda^-1 V^dag r (``x`` updated in place and returned)."""
         V = self.vectors
         coeffs = sp.block_inner(V, sp.convert(r, V.precision)) / self.eigenvalues
-        return sp.axpy(1.0, sp.block_lincomb(sp.new(V.precision), coeffs, V), x)
+        return sp.axpy(1.0, sp.block_lincomb(sp.zeros_like(x), coeffs, V), x)
 
 
 class Deflated:

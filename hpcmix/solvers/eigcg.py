@@ -11,8 +11,8 @@ below, whose normalized residuals v_j = r_j / |r_j| are Lanczos vectors of A, wi
     T_jj = 1 / alpha_j + beta_{j-1} / alpha_{j-1},    T_{j,j+1} = T_{j+1,j} = -sqrt(beta_j) / alpha_j
 
 from CG's coefficients (Fletcher-Reeves beta). The vectors go into a search space V of ``search_dim`` = m
-vectors (a FieldBlock in the ``eigensolver`` precision) with T = V^dag A V. When V is full it is
-restarted: Y (Y~) the ``n_ev`` lowest eigenvectors of T_m (of T_{m-1}, padded with a zero row),
+vectors (a block of the operator's space, in the ``eigensolver`` precision) with T = V^dag A V. When V is
+full it is restarted: Y (Y~) the ``n_ev`` lowest eigenvectors of T_m (of T_{m-1}, padded with a zero row),
 Q = orth[Y, Y~], Q^dag T Q = Z diag(theta) Z^dag, V <- V Q Z (2 n_ev vectors), T <- diag(theta), and the
 next vector's couplings T_{i,2n_ev} = <V_i, A r> / |r| are computed explicitly, with A r = A p_j -
 beta_{j-1} A p_{j-1} from the products CG has already made. When a solve that restarted V at least once
@@ -43,6 +43,7 @@ import time
 import numpy as np
 
 from ..errors import SolverError
+from ..fields.block import block_times
 from ..params import Param
 from .base import Solver, SolveResult
 from .cg import CG
@@ -76,7 +77,6 @@ class SearchSpace:
     def __init__(self, sp, m, n_ev, precision):
         self.sp, self.m, self.n_ev = sp, m, n_ev
         self.V = sp.block(m, precision)
-        self.kept = sp.block(2 * n_ev, precision)
         self.T = np.zeros((m, m), complex)
         self.k = self.restarts = 0
         self.largest = 0.0                  # largest Ritz value seen: the ||A|| estimate
@@ -87,7 +87,7 @@ class SearchSpace:
 
     def add(self, r, rnorm, diag):
         """v_k = r / |r| with T_kk = ``diag``."""
-        self.sp.lincomb(self.V[self.k], (1.0 / rnorm,), (r,))
+        self.V.store(self.k, 1.0 / rnorm, r)
         self.T[self.k, self.k] = diag
         self.k += 1
 
@@ -108,11 +108,7 @@ class SearchSpace:
         theta, Z = np.linalg.eigh(Q.conj().T @ T @ Q)
         C = Q @ Z
         self.largest = max(self.largest, float(lam[-1]))
-        for i in range(2 * n):
-            self.sp.block_lincomb(self.kept[i], C[:, i], self.V)
-        self.V.data[:2 * n] = self.kept.data
-        if self.V.norm is not None:
-            self.V.norm[:2 * n] = self.kept.norm
+        self.V.assign(0, block_times(self.sp, self.V, C))
         T[:] = 0
         T[np.arange(2 * n), np.arange(2 * n)] = theta
         h = self.sp.block_inner(self.V.head(2 * n), self.sp.convert(ar, self.V.precision)) / rnorm
@@ -125,10 +121,7 @@ class SearchSpace:
         k = self.k
         theta, Y = np.linalg.eigh(self.T[:k, :k])
         self.largest = max(self.largest, float(theta[-1]))
-        out = self.sp.block(min(self.n_ev, k), self.V.precision)
-        for i in range(len(out)):
-            self.sp.block_lincomb(out[i], Y[:, i], self.V.head(k))
-        return out
+        return block_times(self.sp, self.V.head(k), Y[:, :min(self.n_ev, k)])
 
 
 class DeflationSpace:
@@ -156,7 +149,7 @@ class DeflationSpace:
             after = math.sqrt(sp.norm2(w))
             if not after > self.drop * before:
                 continue
-            u = sp.lincomb(U[self.n], (1.0 / after,), (w,))
+            u = U.store(self.n, 1.0 / after, w)
             au = A(sp.convert(u, A.precision))
             h = sp.block_inner(U.head(self.n + 1), sp.convert(au, U.precision))
             self.H[:self.n + 1, self.n], self.H[self.n, :self.n] = h, h[:self.n].conj()
@@ -170,10 +163,7 @@ class DeflationSpace:
         """(theta ascending, W = U Z) with H = Z diag(theta) Z^dag (cached until U grows)."""
         if self._pairs is None:
             theta, Z = np.linalg.eigh(self.H[:self.n, :self.n])
-            W = self.sp.block(self.n, self.U.precision)
-            for i in range(self.n):
-                self.sp.block_lincomb(W[i], Z[:, i], self.U.head(self.n))
-            self._pairs = theta, W
+            self._pairs = theta, block_times(self.sp, self.U.head(self.n), Z)
         return self._pairs
 
 
@@ -229,8 +219,10 @@ class EigCG(MixedPrecision, Solver):
                                            converged=False))
 
     def solve(self, op, b, x0=None):
-        if not hasattr(op.space, "block"):
-            raise SolverError("eigcg needs an operator on a backend's fields (its spaces are kept as FieldBlocks)")
+        if not hasattr(op.space, "new"):
+            raise SolverError("eigcg needs an operator on a backend's fields (half-lattice or whole): init-CG "
+                              "deflates with LowModes, which makes new fields of the operator's space, and "
+                              "canonical arrays have no shape to make them with")
         P = self.precisions()
         high = op.at(P.outer, P.reconstruct)
         A = high if high.hermitian else high.normal()

@@ -50,7 +50,7 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import HpcmixError, SolverError
-from ..fields.full import FullField
+from ..fields.block import block_times
 from ..params import Param
 from ..precision import DOUBLE, resolve
 from ..registry import get_registry
@@ -70,101 +70,6 @@ def check_sizes(n_ev, n_kr):
     if n_ev < 1 or n_kr <= n_ev + 1:
         return f"gmresdr needs n_ev >= 1 and n_kr > n_ev + 1, got n_ev = {n_ev}, n_kr = {n_kr}"
     return None
-
-
-# ---- the basis: n fields and the three operations GMRES-DR does on them -------------------------------
-class BlockBasis:
-    """Fields of a :class:`~hpcmix.fields.space.FieldSpace` in one FieldBlock (the block kernels)."""
-
-    def __init__(self, sp, n, precision):
-        self.sp, self.block = sp, sp.block(n, precision)
-
-    def __getitem__(self, i):
-        return self.block[i]
-
-    def store(self, i, scale, w):
-        """v_i = scale w (stored in the basis precision)."""
-        self.sp.lincomb(self.block[i], (scale,), (w,))
-
-    def inner(self, j, w):
-        """<v_i, w> for i < j (complex128[j], global)."""
-        return self.sp.block_inner(self.block.head(j), w)
-
-    def combine(self, out, coeffs, accumulate=False):
-        """out (+)= sum_i coeffs_i v_i over the first len(coeffs) fields; returns out."""
-        return self.sp.block_lincomb(out, coeffs, self.block.head(len(coeffs)), accumulate)
-
-    def rotate(self, Q):
-        """[v_0 .. v_{q-1}] <- [v_0 .. v_{n-1}] Q for an n x q matrix Q."""
-        new = self.sp.block(Q.shape[1], self.block.precision)
-        for i in range(Q.shape[1]):
-            self.combine(new[i], Q[:, i])
-        self.block.data[:Q.shape[1]] = new.data
-        if new.norm is not None:
-            self.block.norm[:Q.shape[1]] = new.norm
-
-
-class FullBasis:
-    """Whole-lattice fields (:class:`~hpcmix.fields.full.FullSpace`): one BlockBasis per parity."""
-
-    def __init__(self, sp, n, precision):
-        self.parts = [BlockBasis(s, n, precision) for s in sp.spaces]
-
-    def __getitem__(self, i):
-        return FullField(*(part[i] for part in self.parts))
-
-    def store(self, i, scale, w):
-        for p, part in enumerate(self.parts):
-            part.store(i, scale, w[p])
-
-    def inner(self, j, w):
-        return sum(part.inner(j, w[p]) for p, part in enumerate(self.parts))
-
-    def combine(self, out, coeffs, accumulate=False):
-        for p, part in enumerate(self.parts):
-            part.combine(out[p], coeffs, accumulate)
-        return out
-
-    def rotate(self, Q):
-        for part in self.parts:
-            part.rotate(Q)
-
-
-class ListBasis:
-    """Canonical numpy arrays (:class:`~hpcmix.lattice.Lattice`, no block kernels): a list of fields."""
-
-    def __init__(self, sp, n, precision):
-        self.sp, self.precision, self.fields = sp, precision, [None] * n
-
-    def __getitem__(self, i):
-        return self.fields[i]
-
-    def store(self, i, scale, w):
-        self.fields[i] = self.sp.convert(self.sp.axpy(scale, w, self.sp.zeros_like(w)), self.precision)
-
-    def inner(self, j, w):
-        return np.array([self.sp.inner(v, w) for v in self.fields[:j]], dtype=np.complex128)
-
-    def combine(self, out, coeffs, accumulate=False):
-        if not accumulate:
-            self.sp.zero(out)
-        for c, v in zip(coeffs, self.fields):
-            self.sp.caxpy(c, v, out)
-        return out
-
-    def rotate(self, Q):
-        like = self.fields[0]
-        new = [self.combine(self.sp.zeros_like(like, np.complex128), Q[:, i]) for i in range(Q.shape[1])]
-        self.fields[:Q.shape[1]] = [self.sp.convert(v, self.precision) for v in new]
-
-
-def new_basis(sp, n, precision):
-    """A basis of ``n`` fields of space ``sp`` stored in ``precision``."""
-    if hasattr(sp, "block"):
-        return BlockBasis(sp, n, precision)
-    if hasattr(sp, "spaces"):
-        return FullBasis(sp, n, precision)
-    return ListBasis(sp, n, precision)
 
 
 # ---- the small dense problems ---------------------------------------------------------------------------
@@ -296,8 +201,8 @@ class Cycle:
         self.solver, self.ms, self.precondition = solver, ms, precondition
         self.m, self.k = solver.n_kr, solver.n_ev
         sp, precision = ms.space, solver.basis_precision(ms.low)
-        self.V = new_basis(sp, self.m + 1, precision)
-        self.Z = self.V if precondition is None else new_basis(sp, self.m, precision)
+        self.V = sp.block(self.m + 1, precision)
+        self.Z = self.V if precondition is None else sp.block(self.m, precision)
         self.H = np.zeros((self.m + 1, self.m), dtype=np.complex128)
         self.c = np.zeros(self.m + 1, dtype=np.complex128)
         snorm = math.sqrt(sp.norm2(s))
@@ -317,8 +222,8 @@ class Cycle:
                 ms.counts["low"] += 1
                 h = np.zeros(j + 1, dtype=np.complex128)
                 for _ in range(2):                                   # classical Gram-Schmidt, twice
-                    coeffs = V.inner(j + 1, w)
-                    V.combine(w, -coeffs, accumulate=True)
+                    coeffs = sp.block_inner(V.head(j + 1), w)
+                    sp.block_lincomb(w, -coeffs, V.head(j + 1), accumulate=True)
                     h += coeffs
                 beta = math.sqrt(sp.norm2(w))
                 self.H[:j + 1, j], self.H[j + 1, j] = h, beta
@@ -332,7 +237,7 @@ class Cycle:
         n = self.n
         d, _ = least_squares(self.H[:n + 1, :n], self.c[:n + 1])
         x = sp.zeros_like(ms.b, np.complex128)
-        return Z.combine(x, d)
+        return sp.block_lincomb(x, d, Z.head(n))
 
     def ritz(self):
         """(theta, G): the k harmonic Ritz pairs of smallest |theta| of the cycle's H (k <= n - 1)."""
@@ -348,14 +253,14 @@ class Cycle:
         if k == 0:
             return False
         P, Hk = deflated_restart(self.H[:n + 1, :n], G)
-        V.rotate(P)
+        V.assign(0, block_times(sp, V, P))
         if self.Z is not V:
-            self.Z.rotate(P[:n, :k])
+            self.Z.assign(0, block_times(sp, self.Z, P[:n, :k]))
         w = sp.copy(s, np.complex128)
-        a = V.inner(k + 1, w)
-        V.combine(w, -a[:k], accumulate=True)
-        again = V.inner(k, w)
-        V.combine(w, -again, accumulate=True)
+        a = sp.block_inner(V.head(k + 1), w)
+        sp.block_lincomb(w, -a[:k], V.head(k), accumulate=True)
+        again = sp.block_inner(V.head(k), w)
+        sp.block_lincomb(w, -again, V.head(k), accumulate=True)
         beta = math.sqrt(sp.norm2(w))
         if abs(a[k]) < GAMMA_MIN * beta or beta == 0:
             return False

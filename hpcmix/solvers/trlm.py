@@ -10,15 +10,14 @@ which maps the unwanted part [a_min, a_max] of the spectrum onto [-1, 1] (|T_d| 
 part below a_min above 1, where T_d(x) = cosh(d arccosh x) grows fast; ``a_max`` defaults to 1.1
 times a power-iteration estimate of the largest eigenvalue. Without it (d = 1) p(A) = -A.
 
-The Krylov basis V (``n_kr`` + 1 vectors, a :class:`~hpcmix.fields.block.FieldBlock` in the
-eigensolver ``precision``) is orthonormalized in full against its earlier vectors (classical
-Gram-Schmidt, twice, with the block kernels), and H = V^dag p(A) V is kept whole, so a restarted basis
-needs no special case. At a restart the Ritz vectors of the ``n_keep`` largest Ritz values of p(A)
-replace the basis (V Y, one ``block_lincomb`` per vector) and the residual vector follows them; Lanczos
-then extends that basis. Locking (as QUDA's): the leading Ritz pairs whose estimates meet the bound are
-locked at a restart: they stay at the front of the basis, out of the rotations and the small eigenproblem,
-and are decoupled from the new Lanczos vectors (their couplings, below tol, set to zero), which are still
-orthogonalized against them.
+The Krylov basis V (``n_kr`` + 1 vectors, a block of the operator's space, in the eigensolver
+``precision``) is orthonormalized in full against its earlier vectors (classical Gram-Schmidt, twice,
+with the block kernels), and H = V^dag p(A) V is kept whole, so a restarted basis needs no special case.
+At a restart the Ritz vectors of the ``n_keep`` largest Ritz values of p(A) replace the basis (V Y) and
+the residual vector follows them; Lanczos then extends that basis. Locking (as QUDA's): the leading Ritz
+pairs whose estimates meet the bound are locked at a restart: they stay at the front of the basis, out of
+the rotations and the small eigenproblem, and are decoupled from the new Lanczos vectors (their
+couplings, below tol, set to zero), which are still orthogonalized against them.
 
 Once ``n_ev`` Ritz pairs have residual estimates |beta y_last| of at most ``tol`` times the largest
 |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SolverError
+from ..fields.block import block_times
 
 POWER_ITERATIONS = 30
 A_MAX_SAFETY = 1.1
@@ -44,8 +44,8 @@ A_MAX_SAFETY = 1.1
 
 @dataclass
 class EigenResult:
-    """The lowest ``n_ev`` eigenpairs of A: ``eigenvalues`` ascending (float64), ``vectors`` (a FieldBlock,
-    vector i for eigenvalue i), ``residuals`` ||A v - lambda v|| / ||A||; ``matvecs`` (applications of A),
+    """The lowest ``n_ev`` eigenpairs of A: ``eigenvalues`` ascending (float64), ``vectors`` (a block of A's
+    space, vector i for eigenvalue i), ``residuals`` ||A v - lambda v|| / ||A||; ``matvecs`` (applications of A),
     ``restarts``, ``seconds``, the ``a_max`` used, the ``norm`` estimate of ||A``, and whether every pair
     met ``tol``."""
 
@@ -129,20 +129,23 @@ class TRLM:
             h += c
         return h, math.sqrt(sp.norm2(w))
 
-    def solve(self, op):
-        """The lowest ``n_ev`` eigenpairs of the Hermitian ``op`` (an :class:`EigenResult`)."""
+    def solve(self, op, start=None):
+        """The lowest ``n_ev`` eigenpairs of the Hermitian ``op`` (an :class:`EigenResult`), Lanczos (and
+        the power iteration) starting from ``start``, a field of op's space (default: random, from
+        ``seed``; canonical arrays need it, their space does not fix a field's shape, nor which sites an
+        operator acts on)."""
         t0 = time.perf_counter()
         op = op.at(self.precision) if self.precision is not None else op
         sp, n_ev, n_kr = op.space, self.n_ev, self.n_kr
         V = sp.block(n_kr + 1, op.precision)
-        start = sp.random_like(V[0], np.random.default_rng(self.seed))
+        start = sp.random_like(V[0], np.random.default_rng(self.seed)) if start is None else sp.copy(start)
         a_max = self.a_max
         matvecs = 0
         if a_max is None:
             a_max = A_MAX_SAFETY * self._largest_eigenvalue(op, sp, start)
             matvecs += POWER_ITERATIONS
         p_of_a, cost = self._polynomial(op, sp, a_max)
-        sp.lincomb(V[0], (1.0 / math.sqrt(sp.norm2(start)),), (start,))
+        V.store(0, 1.0 / math.sqrt(sp.norm2(start)), start)
         H = np.zeros((n_kr + 1, n_kr), complex)
         n_keep = min(n_ev + (n_kr - n_ev) // 2, n_kr - 1)
         k, locked, restarts, history, inner_tol = 0, 0, 0, [], self.tol
@@ -153,7 +156,7 @@ class TRLM:
                 H[:j + 1, j], beta = self._orthonormalize(sp, V, j, w)
                 H[:locked, j] = 0                     # locked: eigenvectors of p(A) to tol, decoupled
                 H[j + 1, j] = beta
-                sp.lincomb(V[j + 1], (1.0 / beta,), (w,))
+                V.store(j + 1, 1.0 / beta, w)
             T = H[locked:n_kr, locked:n_kr]
             theta, Y = np.linalg.eigh(0.5 * (T + T.conj().T))
             order = np.argsort(theta)[::-1]                                   # largest of p(A) first
@@ -176,12 +179,8 @@ class TRLM:
                 newly = int(np.argmin(converged)) if not converged.all() else len(converged)
             restarts += 1
             active = n_keep - locked                  # V[locked:n_keep] <- V[locked:n_kr] Y (Ritz vectors)
-            kept = sp.block(active, op.precision)
-            for i in range(active):
-                sp.block_lincomb(kept[i], Y[:, i], V.part(locked, n_kr))
-            V.data[locked:n_keep], V.data[n_keep] = kept.data, V.data[n_kr]
-            if V.norm is not None:
-                V.norm[locked:n_keep], V.norm[n_keep] = kept.norm, V.norm[n_kr]
+            V.assign(locked, block_times(sp, V.part(locked, n_kr), Y[:, :active]))
+            V.assign(n_keep, V.part(n_kr, n_kr + 1))
             beta, locked_theta = H[n_kr, n_kr - 1], np.diag(H)[:locked].copy()
             H[:] = 0                                  # p(A) V Y = V Y theta + beta v_m (e_m^T Y)
             H[np.arange(n_keep), np.arange(n_keep)] = np.concatenate([locked_theta, theta[:active]])
@@ -193,19 +192,15 @@ class TRLM:
     def _ritz_pairs(self, op, sp, V, Y, a_max, matvecs, restarts, history, t0):
         """The Ritz vectors V Y of A, their Rayleigh quotients (ascending) and checked residuals."""
         n = Y.shape[1]
-        vectors = sp.block(n, V.precision)
+        vectors = block_times(sp, V, Y)
         lam, res = np.empty(n), np.empty(n)
         norm = a_max / A_MAX_SAFETY if self.a_max is None else a_max
         for i in range(n):
-            v = sp.block_lincomb(vectors[i], Y[:, i], V)
-            sp.lincomb(v, (1.0 / math.sqrt(sp.norm2(v)),), (v,))
+            v = vectors.store(i, 1.0 / math.sqrt(sp.norm2(vectors[i])), vectors[i])
             av = op(v)
             lam[i] = sp.inner(v, av).real
             res[i] = math.sqrt(sp.norm2(sp.lincomb(av, (1.0, -lam[i]), (av, v)))) / norm
         order = np.argsort(lam)
-        vectors.data[...] = vectors.data[order]
-        if vectors.norm is not None:
-            vectors.norm[...] = vectors.norm[order]
-        return EigenResult(eigenvalues=lam[order], vectors=vectors, residuals=res[order],
+        return EigenResult(eigenvalues=lam[order], vectors=vectors.take(order), residuals=res[order],
                            converged=bool(np.all(res <= self.tol)), matvecs=matvecs + n, restarts=restarts,
                            seconds=time.perf_counter() - t0, a_max=a_max, norm=norm, history=history)

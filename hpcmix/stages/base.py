@@ -33,7 +33,9 @@ class Stage:
     # Optional, checked before any work: ``check_lattice(cfg, dims, registry)`` returns
     # (key, message) where the stage's parameters do not fit the lattice, else None;
     # ``check_inputs(cfg, validator, stage)`` reads the headers of the files the stage will read
-    # (paths relative to the deck's folder) and raises ``validator.error(message, stage, key)``.
+    # (paths relative to the deck's folder) and raises ``validator.error(message, stage, key)``;
+    # ``memory(cfg, local_dims, registry)`` -> (working, kept) bytes per rank, with ``memory_rank0`` and
+    # ``memory_key``: the deck's memory estimate (:mod:`hpcmix.memory`).
 
 
 class Context:

@@ -20,7 +20,6 @@ to the whole stage's wall time, matrix generation included, and ``solve_seconds`
 """
 
 import math
-import os
 import pickle
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def _at_least_one(v):
 
 
 _COMMON = {
-    "seed": Param(int, 0, "random seed"),
+    "seed": Param(int, 0, "random seed, >= 0", check=lambda v: None if v >= 0 else "must be >= 0"),
     "complex": Param(bool, False, "complex entries"),
     "scale": Param(float, 1.0, "factor applied to every entry",
                    check=lambda v: None if math.isfinite(v) and v != 0 else "must be finite and non-zero"),
@@ -82,6 +81,8 @@ def _source(validator, table, sources, *, stage, key):
     if "file" in table and "generator" in table:
         raise validator.error("give either 'file' or 'generator', not both", stage, key)
     kind = "file" if "file" in table else table.get("generator")
+    if kind is not None and not isinstance(kind, str):
+        raise validator.error(f"expected a string, got {type(kind).__name__} {kind!r}", stage, f"{key}.generator")
     if kind is None:
         raise validator.error(f"needs 'file' or 'generator' (one of {', '.join(s for s in sources if s != 'file')})",
                               stage, key)
@@ -132,7 +133,7 @@ class DenseSolveStage(Stage):
     @classmethod
     def check_inputs(cls, cfg, validator, stage):
         """Before any work: the matrix and right-hand-side files exist and their headers hold a square
-        matrix and fitting right-hand sides, and the system fits in this node's memory."""
+        matrix and fitting right-hand sides (whether the system fits in memory: :mod:`hpcmix.memory`)."""
         cfg = cls.normalize(cfg, validator, stage)
         spec = cfg["matrix"]
         if spec["kind"] == "file":
@@ -148,12 +149,36 @@ class DenseSolveStage(Stage):
             cls._header(lambda: matrix_io.check_rhs_shape(matrix_io.array_shape(path, dataset), n,
                                                           matrix_io.describe(path, dataset)),
                         validator, stage, "rhs")
-        need, have = 6 * n * n * (16 if spec.get("complex") else 8), _physical_memory()
-        if have and need > have:
-            key = "matrix.file" if spec["kind"] == "file" else "matrix.n"
-            raise validator.error(f"a system of order {n} needs about {need / 2**30:.1f} GiB (the matrix, its "
-                                  f"low-precision and float64 factors, work space); this node has "
-                                  f"{have / 2**30:.1f} GiB", stage, key)
+
+    @classmethod
+    def memory(cls, cfg, local_dims, registry):
+        """Every rank keeps the solution (n x nrhs numbers); rank 0 alone holds the system
+        (:meth:`memory_rank0`)."""
+        n, nrhs, item = cls._system(cfg, registry)
+        return 0, n * nrhs * item
+
+    @classmethod
+    def memory_rank0(cls, cfg, dims, local_dims, registry):
+        """Rank 0 builds and solves the system: the matrix, its low-precision and float64 factors and work
+        space (6 n^2 numbers), the right-hand sides, solutions, residuals and corrections (4 n nrhs)."""
+        n, nrhs, item = cls._system(cfg, registry)
+        return (6 * n * n + 4 * n * nrhs) * item
+
+    @classmethod
+    def memory_key(cls, cfg, registry):
+        """The key a refusal for memory names: the right-hand sides where they take most, else the matrix."""
+        n, nrhs, _ = cls._system(cfg, registry)
+        kind = cls.normalize(cfg, Validator(registry), stage=None)["matrix"]["kind"]
+        return "rhs.nrhs" if 4 * nrhs > 6 * n else "matrix.file" if kind == "file" else "matrix.n"
+
+    @classmethod
+    def _system(cls, cfg, registry):
+        """(order n, right-hand sides, bytes per number) of a validated stage's system (files: their headers)."""
+        cfg = cls.normalize(cfg, Validator(registry), stage=None)
+        spec, rhs = cfg["matrix"], cfg["rhs"]
+        n = matrix_io.array_shape(spec["file"], spec["dataset"])[0] if spec["kind"] == "file" else spec["n"]
+        shape = matrix_io.array_shape(rhs["file"], rhs["dataset"]) if rhs["kind"] == "file" else (n, rhs["nrhs"])
+        return n, (shape[1] if len(shape) > 1 else 1), 16 if spec.get("complex") or rhs.get("complex") else 8
 
     @staticmethod
     def _header(check, validator, stage, key):
@@ -242,14 +267,6 @@ class DenseSolveStage(Stage):
             path, dataset = self._file(spec, validator, stage, "rhs")
             return self._header(lambda: matrix_io.load_rhs(path, dataset, n), validator, stage, "rhs")
         return generators.random_rhs(n, **{k: v for k, v in spec.items() if k != "kind"})
-
-
-def _physical_memory():
-    """Bytes of memory on this node (0 where the platform does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def _portable(exc):

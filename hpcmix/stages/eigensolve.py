@@ -73,17 +73,18 @@ class EigensolveStage(Stage):
 
     @staticmethod
     def memory(cfg, local_dims, registry):
-        """Working, per rank (V local sites): the operator on canonical arrays and on the backend's fields (in
-        double, and in ``precision`` where that differs) and the Lanczos basis (:meth:`_basis`); kept: the
+        """Working, per rank (V local sites): the operator on canonical arrays, and the larger of building the
+        backend's links (:func:`~hpcmix.memory.row_links`) and solving: the operator on the backend's fields
+        (in double, and in ``precision`` where that differs) and the Lanczos basis (:meth:`_basis`); kept: the
         n_ev eigenvectors, half-lattice fields in ``precision`` (:mod:`hpcmix.memory`)."""
         sites, op_cfg = math.prod(local_dims), cfg["operator"]
         op_kind = registry.lookup("operators", op_cfg["kind"])
-        precision = resolve(registry, cfg["precision"])
-        views = {(resolve(registry, "double"), 18), (precision, 18)}
-        working = memory.canonical_dirac(op_kind, op_cfg, sites) + sum(
-            memory.backend_operator(op_kind, op_cfg, sites, p, r) for p, r in views)
+        precision, double = resolve(registry, cfg["precision"]), resolve(registry, "double")
         field = memory.half_field(precision, sites, op_kind.field_shape)
-        return working + EigensolveStage._basis(cfg) * field, cfg["n_ev"] * field
+        solving = EigensolveStage._basis(cfg) * field + sum(
+            memory.backend_operator(op_kind, op_cfg, sites, p, 18) for p in {double, precision})
+        building = 2 * memory.row_links(op_kind, sites, double)
+        return memory.canonical_dirac(op_kind, op_cfg, sites) + max(building, solving), cfg["n_ev"] * field
 
     @staticmethod
     def _basis(cfg):

@@ -16,6 +16,7 @@ A boundary sign taken out of the links on reading (QUDA's files) is logged and r
 attributes ``boundary_sign_removed`` and ``boundary_sign_links``, and in the files ``save_gauge`` writes.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..errors import FormatError
 from ..fields import GaugeField
 from ..io.formats import detect, format_name, lookup
 from ..io.links import boundary_sign_note, reunitarize
+from ..memory import GAUGE
 from ..params import Param, PathParam, Ref, LATEST
 from .base import Stage
 
@@ -38,9 +40,16 @@ class GenerateGauge(Stage):
     produces = "gauge"
     params = {
         "start": Param(str, "weak", "which field", choices=("unit", "random", "weak")),
-        "seed": Param(int, 1, "random seed (the field does not depend on the process grid)"),
+        "seed": Param(int, 1, "random seed, >= 0 (the field does not depend on the process grid)",
+                      check=lambda v: None if v >= 0 else "must be >= 0 (numpy's seeds are non-negative)"),
         "epsilon": Param(float, 0.2, "weak-field strength: U = exp(i epsilon H), H Gaussian Hermitian traceless"),
     }
+
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Kept: the gauge field (576 bytes per site); working: the generator's time slices and their
+        temporaries (about one field more)."""
+        return GAUGE * math.prod(local_dims), GAUGE * math.prod(local_dims)
 
     def run(self, ctx, cfg):
         if cfg["start"] == "unit":
@@ -88,6 +97,12 @@ class LoadGauge(Stage):
         """The lattice extents the file holds (read from its header, checked against the file's size)."""
         fmt = detect(registry, cfg["file"], cfg["format"])
         return fmt.read_dims(cfg["file"])
+
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Kept: the gauge field (576 bytes per site); working: the links as read and the products of the
+        unitarity and plaquette checks (about two fields more)."""
+        return 2 * GAUGE * math.prod(local_dims), GAUGE * math.prod(local_dims)
 
     def run(self, ctx, cfg):
         fmt = collective(ctx.lattice.pg, lambda: detect(ctx.registry, cfg["file"], cfg["format"]), FormatError)
@@ -141,6 +156,11 @@ class SaveGauge(Stage):
             raise validator.error(f"{path} exists; save_gauge never replaces a file (remove it or choose "
                                   "another name)", stage, "file")
 
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Working: the links converted to the file's layout and precision (about one field); keeps nothing."""
+        return GAUGE * math.prod(local_dims), 0
+
     def run(self, ctx, cfg):
         fmt = lookup(ctx.registry, cfg["format"])
         precision = fmt.precisions[0] if cfg["precision"] == "auto" else cfg["precision"]
@@ -155,6 +175,11 @@ class Plaquette(Stage):
     description = "average plaquette (normalized to 1 on the unit field) and link trace"
     produces = None
     params = {"gauge": Param(Ref("gauge"), LATEST, "the gauge field")}
+
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Working: the products of links along the plaquettes (about one field); keeps nothing."""
+        return GAUGE * math.prod(local_dims), 0
 
     def run(self, ctx, cfg):
         gauge = ctx.objects[cfg["gauge"]]

@@ -5,6 +5,8 @@ Pion (Wilson, by gamma5-hermiticity; staggered Goldstone pion, by epsilon-hermit
 with t measured from the source time slice t0 (periodic wrap).
 """
 
+import math
+
 import numpy as np
 
 from ..params import LATEST, Param, Ref
@@ -38,6 +40,13 @@ class MesonStage(Stage):
         if kind is not None and not getattr(validator.registry.lookup("sources", kind), "localized", False):
             raise validator.error(f"propagator '{cfg['propagator']}' was solved for a '{kind}' source; a meson "
                                   "correlator needs the propagator of a point or wall source", stage, "propagator")
+
+    @staticmethod
+    def memory(cfg, local_dims, registry):
+        """Working: |S|^2 of the propagator and its square, two float64 arrays of its size (counted for a
+        Wilson propagator, 144 complex numbers per site: 2304 bytes per site, an upper bound for staggered);
+        kept: the correlator (negligible)."""
+        return math.prod(local_dims) * 144 * 16, 0
 
     def run(self, ctx, cfg):
         prop = ctx.objects[cfg["propagator"]]

@@ -72,26 +72,28 @@ class PropagatorStage(Stage):
 
     @staticmethod
     def memory(cfg, local_dims, registry):
-        """Working, per rank (V local sites): the operator on canonical arrays and on the backend's fields in
-        each precision its solver applies it in, the source's components (built all at once), a solve's
-        imported right-hand side (two half-lattice fields) and exported solution (canonical complex128), the
-        solver's fields (twice without even-odd preconditioning), and deflation vectors read from a file
-        (canonical complex128 as read, plus a half-lattice field each in their precision); kept: the
-        propagator, complex128 [V, site, source components], twice (the solve reports keep each solution)
-        (:mod:`hpcmix.memory`)."""
+        """Working, per rank (V local sites): the operator on canonical arrays and the source's components
+        (built all at once), and the larger of building the backend's links (:func:`~hpcmix.memory.row_links`)
+        and solving: the operator on the backend's fields in each precision its solver applies it in, a
+        solve's imported right-hand side (two half-lattice fields) and exported solution (canonical
+        complex128), the solver's fields (twice without even-odd preconditioning), and deflation vectors read
+        from a file (canonical complex128 as read, plus a half-lattice field each in their precision); kept:
+        the propagator, complex128 [V, site, source components] (:mod:`hpcmix.memory`)."""
         sites, op_cfg, solver = math.prod(local_dims), cfg["operator"], cfg["solver"]
         op_kind = registry.lookup("operators", op_cfg["kind"])
         shape = op_kind.field_shape
         vector = sites * memory.complex_sites(shape) * memory.COMPLEX
-        working = memory.canonical_dirac(op_kind, op_cfg, sites) + memory.complex_sites(shape) * vector
-        working += sum(memory.backend_operator(op_kind, op_cfg, sites, p, r)
-                       for p, r in memory.operator_views(registry, solver))
-        working += 2 * vector + (1 if cfg["evenodd"] else 2) * memory.solver_fields(registry, solver, sites, shape)
+        solving = sum(memory.backend_operator(op_kind, op_cfg, sites, p, r)
+                      for p, r in memory.operator_views(registry, solver))
+        solving += 2 * vector + memory.solver_fields(registry, solver, sites, shape, 1 if cfg["evenodd"] else 2)
         if isinstance(cfg["deflation"], dict):
             held, _, attrs = eigenvector_info(cfg["deflation"]["file"], cfg["deflation"]["dataset"])
             precision = resolve(registry, str(attrs.get("precision", "double")))
-            working += held[0] * (vector + memory.half_field(precision, sites, shape))
-        return working, 2 * memory.complex_sites(shape) * vector
+            solving += held[0] * (vector + memory.half_field(precision, sites, shape))
+        building = 2 * memory.row_links(op_kind, sites, resolve(registry, "double"))
+        working = memory.canonical_dirac(op_kind, op_cfg, sites) + memory.complex_sites(shape) * vector
+        working += max(building, solving)
+        return working, memory.complex_sites(shape) * vector
 
     @staticmethod
     def memory_rank0(cfg, dims, local_dims, registry):
@@ -133,6 +135,7 @@ class PropagatorStage(Stage):
                     checkpoints.save(ctx.stage, i, {"x": (lattice.gather(res.x), 0), "history": (res.history, None)},
                                      res.report())
             flat[..., i] = res.x
+            res.x = None                                          # held once, in the propagator
             results.append(res)
             self.write_report(ctx, i, res)
             ctx.log(f"  source component {i}: {res.solver} {res.iterations} iterations, true residual "
