@@ -26,3 +26,15 @@ def random_gauge_transform(lattice, seed=7):
 def weak_gauge(dims=(4, 4, 4, 8), seed=3, epsilon=0.25, **kw):
     lattice = Lattice(list(dims), **kw)
     return GaugeField.weak(lattice, seed, epsilon)
+
+
+def dense_even(op, lattice, site_shape=(4, 3)):
+    """(the dense matrix of ``op`` on the even sites of one rank's canonical fields, built column by column,
+    the boolean mask of those components in a canonical array)."""
+    even = np.broadcast_to((lattice.parity == 0)[(...,) + (None,) * len(site_shape)], lattice.shape + site_shape)
+    columns = []
+    for index in np.argwhere(even):
+        e = np.zeros(lattice.shape + site_shape, complex)
+        e[tuple(index)] = 1.0
+        columns.append(op(e)[even])
+    return np.array(columns).T, even

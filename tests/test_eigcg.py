@@ -26,6 +26,7 @@ from hpcmix.precision import SINGLE
 from hpcmix.registry import get_registry
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.eigcg import EigCG
+from lattice_helpers import dense_even
 
 TOL = 1e-10
 
@@ -37,13 +38,7 @@ def light():
     lattice = Lattice([4, 4, 4, 4])
     dirac = WilsonDirac(GaugeField.weak(lattice, 2, 0.4), -0.2, csw=1.0)
     mhat = dirac.schur(0)[0]
-    even = np.broadcast_to((lattice.parity == 0)[..., None, None], lattice.shape + (4, 3))
-    columns = []
-    for index in np.argwhere(even):
-        e = np.zeros(lattice.shape + (4, 3), complex)
-        e[tuple(index)] = 1.0
-        columns.append(mhat(e)[even])
-    dense = np.array(columns).T
+    dense, _ = dense_even(mhat, lattice)
     return lattice, dirac, mhat.normal(), np.linalg.eigvalsh(dense.conj().T @ dense)
 
 

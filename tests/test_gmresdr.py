@@ -23,7 +23,7 @@ from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.gcr import GCR
 from hpcmix.solvers.gmresdr import Cycle, GMRESDR
 from hpcmix.solvers.mr import MR
-from lattice_helpers import random_spinor, weak_gauge
+from lattice_helpers import dense_even, random_spinor, weak_gauge
 from test_backend_solvers import WrongInHalf
 
 TOL = 1e-10
@@ -62,13 +62,7 @@ class Critical:
         lattice = Lattice([4, 4, 4, 4])
         self.dirac = WilsonDirac(GaugeField.random(lattice, 2), kappa_to_mass(0.25), csw=0.0)
         self.lattice, (self.op, prepare, _) = lattice, self.dirac.schur(0)
-        self.even = np.broadcast_to((lattice.parity == 0)[..., None, None], lattice.shape + (4, 3))
-        columns = []
-        for index in np.argwhere(self.even):
-            e = np.zeros(lattice.shape + (4, 3), complex)
-            e[tuple(index)] = 1.0
-            columns.append(self.op(e)[self.even])
-        dense = np.array(columns).T
+        dense, self.even = dense_even(self.op, lattice)
         self.b = random_spinor(lattice, 3)
         self.bhat = prepare(self.b)
         self.x = np.linalg.solve(dense, self.bhat[self.even])

@@ -17,7 +17,7 @@ from hpcmix.operators.wilson import WilsonDirac
 from hpcmix.precision import SINGLE
 from hpcmix.solvers.deflate import LowModes
 from hpcmix.solvers.trlm import TRLM
-from lattice_helpers import random_spinor
+from lattice_helpers import dense_even, random_spinor
 
 N_EV = 6
 
@@ -28,13 +28,7 @@ def problem():
     lattice = Lattice([4, 4, 4, 4])
     dirac = WilsonDirac(GaugeField.weak(lattice, 2, 0.4), 0.05, csw=1.0)
     op = dirac.schur(0)[0].normal()
-    even = np.broadcast_to((lattice.parity == 0)[..., None, None], lattice.shape + (4, 3))
-    columns = []
-    for index in np.argwhere(even):
-        e = np.zeros(lattice.shape + (4, 3), complex)
-        e[tuple(index)] = 1.0
-        columns.append(op(e)[even])
-    dense = np.array(columns).T
+    dense, even = dense_even(op, lattice)
     return lattice, dirac, op, even, np.linalg.eigvalsh(dense)
 
 

@@ -57,6 +57,16 @@ class Preconditioner:
         self.inverse, self.result = solver(op), result
         self.key = f"preconditioner ({op.precision.name})"
 
+    @classmethod
+    def of(cls, solver, op, ms):
+        """The preconditioner of ``solver`` (its ``preconditioner``, confined to the preconditioner precision
+        of the solve ``ms``) on ``op`` there, or None without one."""
+        if solver.preconditioner is None:
+            return None
+        rc = ms.P.reconstruct_for(ms.P.preconditioner)
+        inner = confined(solver.preconditioner, ms.P.preconditioner, rc)
+        return cls(inner, op.at(ms.P.preconditioner, rc), ms.result)
+
     def __call__(self, r):
         with timed(self.result, self.key):
             inner = self.inverse.solve(r)
@@ -93,12 +103,8 @@ class GCR(MixedPrecision, Solver):
         ms = MixedSolve(self, op, b)
         if ms.bnorm == 0:
             return ms.zero_rhs()
-        P, result, sp, low, bnorm = ms.P, ms.result, ms.space, ms.low, ms.bnorm
-        precondition = None
-        if self.preconditioner is not None:
-            rc = P.reconstruct_for(P.preconditioner)
-            inner = confined(self.preconditioner, P.preconditioner, rc)
-            precondition = Preconditioner(inner, op.at(P.preconditioner, rc), result)
+        result, sp, low, bnorm = ms.result, ms.space, ms.low, ms.bnorm
+        precondition = Preconditioner.of(self, op, ms)
         y, s = ms.start(x0)
         res = math.sqrt(sp.norm2(s)) / bnorm
         increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)

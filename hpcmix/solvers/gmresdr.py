@@ -58,7 +58,7 @@ from .base import Solver
 from .fallback import STAGNATION_PARAMS, STAGNATION_WINDOW, ResidualIncreases, Stagnation
 from .gcr import Preconditioner, validate_preconditioner
 from .mixed_solve import MixedSolve, timed
-from .precisions import MIXED_PARAMS, MixedPrecision, confined
+from .precisions import MIXED_PARAMS, MixedPrecision
 
 #: a deflated restart needs the true residual within 60 degrees of the iterated one (|gamma| >= 1/2)
 GAMMA_MIN = 0.5
@@ -154,12 +154,8 @@ class GMRESDR(MixedPrecision, Solver):
         self.ritz_values = np.empty(0, dtype=np.complex128)
         if ms.bnorm == 0:
             return ms.zero_rhs()
-        P, result, sp, low = ms.P, ms.result, ms.space, ms.low
-        precondition = None
-        if self.preconditioner is not None:
-            rc = P.reconstruct_for(P.preconditioner)
-            inner = confined(self.preconditioner, P.preconditioner, rc)
-            precondition = Preconditioner(inner, op.at(P.preconditioner, rc), result)
+        result, sp, low = ms.result, ms.space, ms.low
+        precondition = Preconditioner.of(self, op, ms)
         y, s = ms.start(x0)
         res = math.sqrt(sp.norm2(s)) / ms.bnorm
         increases = ResidualIncreases(self.max_res_increase, self.max_res_increase_total)
