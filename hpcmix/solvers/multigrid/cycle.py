@@ -1,0 +1,149 @@
+"""Adaptive multigrid as a preconditioner: the K-cycle (QUDA's, DD-alpha-AMG's) over a :class:`~.hierarchy.Hierarchy`.
+
+One application z = K r at level l (operator A_l, transfer P_l, coarse operator D = P_l^dag A_l P_l):
+
+    e = 0, s = r;  nu_pre smoothing steps (omega) on A_l e = r;
+    e += P_l GCR(D, tol = coarse_tol)^-1 P_l^dag s,  s = r - A_l e;  nu_post smoothing steps;
+
+the coarse system is solved by flexible GCR in ``coarse_precision``, itself preconditioned by the K-cycle of
+level l + 1 where there is one (a K-cycle: a Krylov solve wraps each coarser level). The smoother is MR
+(:mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
+default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's
+preconditioner, K changes from one application to the next, which flexible GCR allows; convergence is judged by
+the outer GCR on the true residual.
+
+:class:`Multigrid` is the registered solver ``multigrid``: ``mg = Multigrid(levels=[...], ...)``,
+``mg.setup(fields)`` (fields: a WilsonFields) builds the hierarchy once, then ``GCR(preconditioner=mg)``
+solves M x = b on ``fields.operator()`` for any number of right-hand sides; each application is one K-cycle.
+"""
+
+import time
+
+from ...errors import DeckError, HpcmixError
+from ...params import ListOf, Param
+from ...precision import DOUBLE, HALF, SINGLE
+from ..base import Solver, SolveResult
+from ..bicgstab import BiCGstab
+from ..gcr import GCR
+from .hierarchy import Hierarchy
+from .smoother import EvenOddSmoother, mr_smooth
+
+COARSE_PRECISIONS = {"double": DOUBLE, "single": SINGLE, "half": HALF}
+
+
+class KCycle(Solver):
+    """One K-cycle from level ``index`` of ``mg``'s hierarchy, as a solver of A_index z = r (module doc)."""
+
+    name = "kcycle"
+
+    def __init__(self, mg, index):
+        super().__init__()
+        self.mg, self.index = mg, index
+        level = mg.hierarchy.levels[index]
+        coarser = KCycle(mg, index + 1) if index + 1 < len(mg.hierarchy.levels) else None
+        self.coarse_op = level.coarse.at(COARSE_PRECISIONS[mg.coarse_precision])
+        self.coarse_solver = GCR(tol=mg.coarse_tol, maxiter=mg.coarse_maxiter, nkrylov=mg.coarse_nkrylov,
+                                 precision=self.coarse_op.precision, preconditioner=coarser)
+        self.level = level
+        evenodd = index == 0 and mg.smoother == "evenodd"
+        self.smooth = EvenOddSmoother(level.fine.fields) if evenodd else mr_smooth
+        level.stats.update(coarse_bytes=self.coarse_op.nbytes(), cycles=0, coarse_iterations=0,
+                           operator_applications=0, seconds=0.0)
+
+    def solve(self, op, r, x0=None):
+        t0 = time.perf_counter()
+        mg, level, sp = self.mg, self.level, op.space
+        e, s = sp.zeros_like(r), sp.copy(r)
+        applied = self.smooth(op, e, s, mg.nu_pre, mg.omega)
+        coarse = self.coarse_solver.solve(self.coarse_op, level.transfer.restrict(level.fine.to_array(s)))
+        correction = level.fine.from_array(level.transfer.prolong(coarse.x), op.precision)
+        sp.axpy(1.0, correction, e)
+        sp.axpy(-1.0, op(correction), s)
+        applied += 1 + self.smooth(op, e, s, mg.nu_post, mg.omega)
+        seconds = time.perf_counter() - t0
+        stats = level.stats
+        stats["cycles"] += 1
+        stats["coarse_iterations"] += coarse.iterations
+        stats["operator_applications"] += applied
+        stats["seconds"] += seconds
+        return SolveResult(x=e, solver=f"kcycle[level {self.index}]", iterations=1, reason="one K-cycle",
+                           precision=op.precision.name, sloppy=op.precision.name,
+                           preconditioner_iterations=coarse.iterations, flops=applied * op.flops + coarse.flops,
+                           seconds=seconds, timings={f"level {self.index + 1}": coarse.seconds})
+
+
+def check_levels(levels):
+    """None, or an error message for a ``levels`` list that is not a list of {block, n_vec} tables."""
+    if not isinstance(levels, list) or not levels:
+        return "expected a non-empty list of tables {block = [bx, by, bz, bt], n_vec = n}"
+    for i, spec in enumerate(levels):
+        if not isinstance(spec, dict) or set(spec) != {"block", "n_vec"}:
+            return f"level {i}: expected a table with exactly the keys block and n_vec, got {spec!r}"
+        block, n_vec = spec["block"], spec["n_vec"]
+        if not (isinstance(block, list) and len(block) == 4 and all(isinstance(b, int) and b >= 1 for b in block)):
+            return f"level {i}: block must be 4 positive integers [bx, by, bz, bt], got {block!r}"
+        if not (isinstance(n_vec, int) and n_vec >= 1):
+            return f"level {i}: n_vec must be a positive integer, got {n_vec!r}"
+    return None
+
+
+class Multigrid(Solver):
+    """The registered ``multigrid`` solver (module doc): its keys, the hierarchy :meth:`setup` builds, and one
+    K-cycle per :meth:`solve`. A solve's record counts the cycle as 1 iteration; per-level counts and times
+    (cycles, coarse GCR iterations, fine operator applications, seconds, coarse storage) accumulate in
+    ``hierarchy.levels[i].stats``."""
+
+    name = "multigrid"
+    description = "adaptive aggregation multigrid K-cycle (a preconditioner for gcr; needs setup(fields))"
+    params = {
+        "levels": Param(ListOf(dict), [{"block": [4, 4, 4, 4], "n_vec": 24}], "coarsenings, finest first: tables "
+                        "{block = [bx, by, bz, bt], n_vec = n}", check=check_levels),
+        "nu_pre": Param(int, 0, "MR pre-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
+        "nu_post": Param(int, 4, "MR post-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
+        "smoother": Param(str, "evenodd", "MR smoothing of the finest level on the even-odd Schur system or on the "
+                          "full system", choices=("evenodd", "full")),
+        "omega": Param(float, 0.85, "MR over-relaxation of the smoother",
+                       check=lambda v: None if 0 < v < 2 else "must lie in (0, 2)"),
+        "coarse_tol": Param(float, 0.25, "relative residual of each coarse GCR solve",
+                            check=lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
+        "coarse_maxiter": Param(int, 100, "iterations of each coarse GCR solve at most"),
+        "coarse_nkrylov": Param(int, 16, "Krylov vectors of the coarse GCR before a restart"),
+        "coarse_precision": Param(str, "single", "storage of the coarse operators and fields",
+                                  choices=tuple(COARSE_PRECISIONS)),
+        "setup_tol": Param(float, 5e-6, "relative residual of the near-null vector relaxation"),
+        "setup_maxiter": Param(int, 20, "BiCGstab iterations of each near-null vector at most (more do not "
+                               "make the vectors better)"),
+        "seed": Param(int, 0, "seed of the random starts of the near-null vectors"),
+    }
+
+    def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", omega=0.85, coarse_tol=0.25,
+                 coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
+                 seed=0, **kw):
+        levels = levels if levels is not None else self.params["levels"].default
+        problem = check_levels(levels)
+        if problem:
+            raise DeckError(problem, key="levels")
+        super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother, omega=omega,
+                         coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
+                         coarse_precision=coarse_precision, setup_tol=setup_tol, setup_maxiter=setup_maxiter,
+                         seed=seed, **kw)
+        self.hierarchy, self.cycle = None, None
+
+    @classmethod
+    def validate_config(cls, cfg, registry):
+        """Every key is checked by its Param; there is no ``precision`` key (the K-cycle works in the
+        precision of the operator it is given, the coarse levels in ``coarse_precision``)."""
+        return None
+
+    def setup(self, fields):
+        """Build the hierarchy below ``fields`` (a WilsonFields) once; later solves reuse it. Returns it."""
+        self.hierarchy = Hierarchy(fields, self.levels, BiCGstab(tol=self.setup_tol, maxiter=self.setup_maxiter),
+                                   self.seed)
+        self.cycle = KCycle(self, 0)
+        return self.hierarchy
+
+    def solve(self, op, b, x0=None):
+        """One K-cycle z = K b on ``op`` (the fine operator, in the precision GCR's preconditioner asks)."""
+        if self.cycle is None:
+            raise HpcmixError("multigrid: no setup; call setup(fields) with the fine operator's WilsonFields first")
+        return self.cycle.solve(op, b)

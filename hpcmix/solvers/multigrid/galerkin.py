@@ -1,0 +1,35 @@
+"""The Galerkin coarse operator D_c = P^dag A P as a stencil (:class:`~.coarse.CoarseOperator`), computed once.
+
+With W_a = P e_a (basis vector a of every block at once, :meth:`~.transfer.Transfer.unit_vectors`) and
+H_mu^{+-} the hopping terms of A (``level.hop``), masked to the fine sites whose hop leaves their block:
+
+    Y_mu^{+-}(B)[:, a] = P^dag (mask_mu^{+-} H_mu^{+-} W_a) on block B,
+    X(B)[:, a]         = P^dag (A W_a) on B  -  sum_{mu, +-} Y_mu^{+-}(B)[:, a].
+
+A W_a is applied by the level's own operator (the backend's stencil for the finest level, site term included);
+only the block-leaving hops are computed from the hopping matrices. A coarse extent of 1 or 2 is handled as the
+stencil is applied: a hop that leaves its block is always a Y term, even when it lands in the same coarse site.
+"""
+
+import numpy as np
+
+from .coarse import SIGNS, CoarseOperator
+
+
+def galerkin(level, transfer, index, chunk=8):
+    """D_c = P^dag A P of ``level`` (the fine level of coarse level ``index``) with ``transfer`` P, in double;
+    ``chunk`` columns a at a time (the fine arrays of a chunk are what the product holds in memory)."""
+    blocking, op, n = transfer.blocking, level.operator, transfer.coarse_dofs
+    X = np.empty(blocking.coarse_shape + (n, n), dtype=np.complex128)
+    Y = [[np.empty_like(X) for _ in SIGNS] for _ in range(4)]
+    for start in range(0, n, chunk):
+        cols = slice(start, min(start + chunk, n))
+        w = transfer.unit_vectors(range(n)[cols])                             # [T, Z, Y, X, dofs, chunk]
+        aw = np.stack([level.to_array(op(level.from_array(w[..., a]))) for a in range(w.shape[-1])], axis=-1)
+        X[..., cols] = transfer.restrict(aw)
+        for mu in range(4):
+            for i, sign in enumerate(SIGNS):
+                y = transfer.restrict(level.hop(w, mu, sign) * blocking.crossing(mu, sign)[..., None, None])
+                Y[mu][i][..., cols] = y
+                X[..., cols] -= y
+    return CoarseOperator(blocking.coarse_lattice, X, Y, level=index)

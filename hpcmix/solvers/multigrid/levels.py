@@ -1,0 +1,94 @@
+"""What the multigrid setup asks of one level's operator A, whatever its fields are:
+
+- ``lattice`` (its local geometry and process grid) and ``dofs`` (complex components per site, chirality +1
+  in the first half);
+- ``operator``: A in double, a LinearOperator on the level's own fields;
+- ``to_array(x)`` / ``from_array(a, precision)``: a field as the canonical complex128 array ``[T, Z, Y, X, dofs]``
+  and back (stored in ``precision``);
+- ``hop(w, mu, sign)``: the hopping term of A from direction sign mu alone, (H w)(x) = A(x, x + sign mu)
+  w(x + sign mu), on canonical arrays ``w[T, Z, Y, X, dofs, m]`` of m vectors (the Galerkin product needs
+  the terms that leave a block apart from the rest of A);
+- ``relax(solver, x0)``: (v, the solver's iterations), x0 relaxed against A v = 0 by ``solver`` (:mod:`.nullspace`).
+
+:class:`WilsonLevel` is the finest level: Wilson(-clover) M = A_site - D_w / 2 on a backend's even-odd
+fields, applied by the backend; its hopping terms, from the operator's own boundary-phased links
+(DeGrand-Rossi gammas, DESIGN.md), are
+
+    A(x, x + mu) = -(1/2) (1 - g_mu) U_mu(x),      A(x, x - mu) = -(1/2) (1 + g_mu) U_mu(x - mu)^dag.
+
+:class:`CoarseLevel` is a coarse operator (:class:`~.coarse.CoarseOperator`) seen as the fine level of the
+next coarsening.
+"""
+
+import numpy as np
+
+from ...errors import HpcmixError
+from ...operators.gamma import P_MINUS, P_PLUS
+from ...precision import DOUBLE
+
+
+class WilsonLevel:
+    """The finest level: ``fields`` (a :class:`~hpcmix.operators.wilson_fields.WilsonFields`) in double."""
+
+    dofs = 12
+
+    def __init__(self, fields):
+        if getattr(fields, "site_shape", None) != (4, 3) or not hasattr(fields, "schur"):
+            raise HpcmixError(f"multigrid needs a Wilson or Wilson-clover operator on backend fields (a WilsonFields), "
+                              f"got {type(fields).__name__}")
+        self.fields = fields.at(DOUBLE)
+        self.lattice = fields.lattice
+        self.operator = self.fields.operator()
+        self.links = self.fields.dirac.links          # U_mu(x) with the boundary phases, canonical
+
+    def to_array(self, x):
+        return self.fields.export_field(x).reshape(self.lattice.shape + (12,))
+
+    def from_array(self, a, precision=DOUBLE):
+        x = self.fields.import_field(np.asarray(a).reshape(self.lattice.shape + (4, 3)))
+        return x if precision is DOUBLE else self.operator.space.convert(x, precision)
+
+    def relax(self, solver, x0):
+        """x0 relaxed on the even-odd system: v_e = x0_e - e with Mhat e = Mhat x0_e solved by ``solver``, then
+        v_o = A_oo^-1 (1/2) D_oe v_e (the reconstruction for b = 0), so that M v = (Mhat v_e, 0): a near-null
+        vector of Mhat gives one of M, at the cost of the better-conditioned, half-volume Schur solve."""
+        mhat, _, reconstruct = self.fields.schur(0)
+        sp = mhat.space
+        result = solver(mhat).solve(mhat(x0[0]))
+        v_e = sp.axpy(-1.0, result.x, sp.copy(x0[0]))
+        return reconstruct(v_e, self.operator.space.zeros_like(x0)), result.iterations
+
+    def hop(self, w, mu, sign):
+        """The hopping term of direction sign mu (module doc) on ``w[T, Z, Y, X, 12, m]`` (index 3 spin + colour)."""
+        lat = self.lattice
+        w = w.reshape(lat.shape + (4, 3, -1))
+        u = self.links[mu][..., None, :, :]                                  # broadcast over spin
+        if sign > 0:
+            t = np.matmul(u, lat.shift(w, mu, 1))
+            spin = -0.5 * P_MINUS[mu]
+        else:
+            t = lat.shift(np.matmul(np.conj(np.swapaxes(u, -1, -2)), w), mu, -1)
+            spin = -0.5 * P_PLUS[mu]
+        return np.matmul(spin, t.reshape(lat.shape + (4, -1))).reshape(lat.shape + (12, -1))
+
+
+class CoarseLevel:
+    """A coarse operator as the fine level of the next coarsening (its fields are canonical arrays)."""
+
+    def __init__(self, coarse):
+        self.operator = coarse.at(DOUBLE)
+        self.lattice, self.dofs = coarse.lattice, coarse.dofs
+        self.hop = self.operator.hop
+
+    def relax(self, solver, x0):
+        """x0 - e with A e = A x0 solved by ``solver`` (the full coarse system)."""
+        result = solver(self.operator).solve(self.operator(x0))
+        return self.operator.space.axpy(-1.0, result.x, self.operator.space.copy(x0)), result.iterations
+
+    @staticmethod
+    def to_array(x):
+        return np.asarray(x, dtype=np.complex128)
+
+    @staticmethod
+    def from_array(a, precision=DOUBLE):
+        return precision.round(a)

@@ -1,0 +1,76 @@
+"""The prolongator P and restrictor P^dag of one multigrid level, from its near-null vectors.
+
+Each null vector v_k (k < n_vec) is cut into blocks and chiralities (:class:`~.blocks.Blocking`); on every
+block B and chirality s the pieces v_k|_{B,s} are orthonormalized by classical Gram-Schmidt applied twice
+(k in order), giving the basis V_{B,s,k}. A coarse field c has 2 n_vec dofs per coarse site (the block B),
+index s n_vec + k (chirality +1 first), and
+
+    (P c)(x) = sum_{s, k} V_{B(x),s,k}(x) c_{B(x)}[s n_vec + k],     (P^dag f)_B[s n_vec + k] = <V_{B,s,k}, f>.
+
+So P^dag P = 1, P P^dag is the orthogonal projector onto the span of the V's (which holds every v_k), and
+P commutes with gamma5 (it never mixes chiralities). Fields here are canonical complex arrays: fine
+``[T, Z, Y, X, dofs]`` and coarse ``[Tc, Zc, Yc, Xc, 2 n_vec]``, with optional trailing axes for several
+vectors at once; arithmetic and sums in complex128. The block products are batched BLAS calls arranged so that
+the basis (as large as the null vectors) is never copied; a rank should run BLAS on one thread
+(``OPENBLAS_NUM_THREADS=1``, as the job scripts set it): these are small products per block, which a threaded
+BLAS slows down many times on a loaded machine.
+"""
+
+import numpy as np
+
+from ...errors import HpcmixError
+
+
+def orthonormalize(v, level=0):
+    """Orthonormalize ``v[..., k, :]`` over k in place (classical Gram-Schmidt, twice; float64 sums), one
+    independent problem per leading index; a vector that vanishes within rounding on some block is an error."""
+    for k in range(v.shape[-2]):
+        x = v[..., k, :]
+        scale = np.sqrt(np.einsum("...i,...i->...", x.conj(), x).real)
+        for _ in range(2):
+            q = v[..., :k, :]
+            x -= np.einsum("...j,...ji->...i", np.einsum("...ji,...i->...j", q.conj(), x), q)
+        norm = np.sqrt(np.einsum("...i,...i->...", x.conj(), x).real)
+        if np.any(norm <= 1e-10 * scale):
+            raise HpcmixError(f"level {level}: null vector {k} is linearly dependent on the earlier ones on some "
+                              f"block (n_vec too large for the block, or the setup produced degenerate vectors)")
+        x /= norm[..., None]
+    return v
+
+
+class Transfer:
+    """P and P^dag from the null vectors ``vectors`` (fine canonical ``[n_vec, T, Z, Y, X, dofs]``) on the
+    blocks of ``blocking``."""
+
+    def __init__(self, blocking, vectors):
+        self.blocking = blocking
+        self.n_vec = len(vectors)
+        self.coarse_dofs = 2 * self.n_vec
+        if self.n_vec > blocking.block_dofs:
+            raise HpcmixError(f"level {blocking.level}: n_vec = {self.n_vec} exceeds the {blocking.block_dofs} "
+                              f"dofs of one block and chirality")
+        stacked = np.stack([np.asarray(v, dtype=np.complex128) for v in vectors], axis=-1)   # [..., dofs, n]
+        blocks = blocking.to_blocks(stacked)                                          # [Tc..Xc, 2, bd, n]
+        self.basis = orthonormalize(np.ascontiguousarray(np.swapaxes(blocks, -1, -2)), blocking.level)  # [.., 2, n, bd]
+
+    def restrict(self, fine):
+        """P^dag f: fine ``[T, Z, Y, X, dofs, *rest]`` -> coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]``."""
+        f = self.blocking.to_blocks(np.asarray(fine, dtype=np.complex128))           # [.., 2, bd, *rest]
+        rest = f.shape[6:]
+        f = f.reshape(f.shape[:6] + (-1,))
+        c = np.matmul(self.basis, f.conj()).conj()                                    # [.., 2, n, m]
+        return c.reshape(self.blocking.coarse_shape + (self.coarse_dofs,) + rest)
+
+    def prolong(self, coarse):
+        """P c: coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]`` -> fine ``[T, Z, Y, X, dofs, *rest]``."""
+        c = np.asarray(coarse, dtype=np.complex128)
+        rest = c.shape[5:]
+        c = c.reshape(self.blocking.coarse_shape + (2, self.n_vec, -1))
+        f = np.swapaxes(np.matmul(np.swapaxes(c, -1, -2), self.basis), -1, -2)         # [.., 2, bd, m]
+        return self.blocking.from_blocks(f.reshape(f.shape[:6] + rest))
+
+    def unit_vectors(self, columns=None):
+        """P e_a for the coarse dofs a in ``columns`` (default all 2 n_vec) at every coarse site together, as
+        ``[T, Z, Y, X, dofs, len(columns)]``: column a holds basis vector a of every block (blocks do not overlap)."""
+        units = np.eye(self.coarse_dofs)[:, list(range(self.coarse_dofs)) if columns is None else list(columns)]
+        return self.prolong(np.broadcast_to(units, self.blocking.coarse_shape + units.shape))

@@ -1,0 +1,279 @@
+"""Adaptive multigrid (hpcmix.solvers.multigrid): QUDA's verify checks of the transfer and the coarse operator, and
+the K-cycle as GCR's preconditioner.
+
+Truth: the blocks against explicit index arithmetic; P^dag P = 1 and (1 - P P^dag) v_k = 0 for every null vector;
+the stencil coarse operator against P^dag A P applied explicitly with the backend's fine operator (double 1e-12,
+single 1e-5) and, as a dense matrix, against P^dag M P with M the canonical numpy reference operator (an
+independent implementation); gamma5-hermiticity of the dense coarse matrix; the third level against the Galerkin
+product of the second; MG-GCR's true residual recomputed by the reference operator. The lattice [6, 4, 2, 4]
+with blocks [2, 2, 2, 2] has coarse extents 3, 2, 1, 2, so periodic wrap onto the same and onto the
+neighbouring coarse site are both covered, with non-trivial boundary phases in y and t.
+"""
+
+import numpy as np
+import pytest
+
+from hpcmix.errors import DeckError
+from hpcmix.fields.gauge import GaugeField
+from hpcmix.lattice import Lattice
+from hpcmix.operators.wilson import WilsonDirac, kappa_to_mass
+from hpcmix.params import Validator
+from hpcmix.precision import DOUBLE, HALF, SINGLE
+from hpcmix.registry import get_registry
+from hpcmix.solvers.bicgstab import BiCGstab
+from hpcmix.solvers.gcr import GCR
+from hpcmix.solvers.multigrid import Hierarchy, Multigrid
+from hpcmix.solvers.multigrid.blocks import Blocking
+from hpcmix.solvers.multigrid.levels import WilsonLevel
+from hpcmix.solvers.multigrid.nullspace import near_null_vectors, random_vector
+from hpcmix.solvers.multigrid.smoother import EvenOddSmoother, mr_smooth
+
+from lattice_helpers import global_random
+
+DIMS, BLOCK, NVEC = [6, 4, 2, 4], [2, 2, 2, 2], 6
+BOUNDARY = (1, -1, 1, -1)
+
+
+@pytest.fixture(scope="module")
+def gauge():
+    return GaugeField.weak(Lattice(DIMS), 5, 0.4)
+
+
+def dirac(gauge, csw):
+    return WilsonDirac(gauge, 0.1, boundary=BOUNDARY, csw=csw)
+
+
+@pytest.fixture(scope="module", params=[0.0, 1.0], ids=["wilson", "clover"])
+def setup(request, gauge, backend):
+    """(reference dirac, three-level hierarchy) for Wilson and clover."""
+    d = dirac(gauge, request.param)
+    levels = [{"block": BLOCK, "n_vec": NVEC}, {"block": [3, 1, 1, 1], "n_vec": 4}]
+    return d, Hierarchy(d.on_backend(backend), levels, BiCGstab(tol=1e-6, maxiter=8), seed=2)
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def coarse_random(level, seed):
+    lat = level.coarse.lattice
+    return lat.scatter(global_random(lat.global_shape + (level.coarse.dofs,), seed))
+
+
+def dense(apply, shape):
+    """The matrix of ``apply`` on arrays of ``shape`` (columns: unit vectors in C order)."""
+    n = int(np.prod(shape))
+    cols = []
+    for j in range(n):
+        e = np.zeros(n, dtype=np.complex128)
+        e[j] = 1
+        cols.append(np.asarray(apply(e.reshape(shape))).ravel())
+    return np.stack(cols, axis=1)
+
+
+# ---- blocks ---------------------------------------------------------------------------------------
+def test_block_that_does_not_divide_is_an_error_naming_the_level():
+    with pytest.raises(DeckError, match=r"level 1: block \[4, 2, 2, 2\] does not divide .*x: 6 % 4 = 2") as info:
+        Blocking(Lattice(DIMS), [4, 2, 2, 2], 12, level=1)
+    assert info.value.key == "levels[1].block"
+
+
+def test_blocks_hold_sites_and_chiralities_where_the_index_arithmetic_says():
+    lat = Lattice(DIMS)
+    blocking = Blocking(lat, [3, 2, 1, 2], 12)
+    a = global_random(lat.shape + (12,), 4)
+    b = blocking.to_blocks(a)
+    assert b.shape == (2, 2, 2, 2, 2, 12 * 12 // 2)              # 12 block sites x 6 dofs of one chirality
+    t, z, y, x, spin, colour = 3, 1, 2, 4, 2, 1                       # spin 2: chirality -1 in DeGrand-Rossi
+    within = ((t % 2) * 1 * 2 + (z % 1) * 2 + (y % 2)) * 3 + x % 3     # block site t, z, y, x (x fastest)
+    got = b[t // 2, z // 1, y // 2, x // 3, 1, within * 6 + (spin - 2) * 3 + colour]
+    assert got == a[t, z, y, x, 3 * spin + colour]
+    assert np.array_equal(blocking.from_blocks(b), a)
+
+
+# ---- transfer -------------------------------------------------------------------------------------
+def test_restrictor_times_prolongator_is_one(setup):
+    _, h = setup
+    for level in h.levels:
+        c = coarse_random(level, 6)
+        assert rel(level.transfer.restrict(level.transfer.prolong(c)), c) < 1e-14
+        p = dense(level.transfer.prolong, c.shape)
+        assert np.abs(p.conj().T @ p - np.eye(p.shape[1])).max() < 1e-13
+
+
+def test_null_vectors_lie_in_the_prolongator_range(setup):
+    """(1 - P P^dag) v_k = 0 for every null vector v_k (recomputed: the same seed gives the same vectors)."""
+    _, h = setup
+    for i, level in enumerate(h.levels):
+        vectors, _ = near_null_vectors(level.fine, level.transfer.n_vec, BiCGstab(tol=1e-6, maxiter=8), 2, i)
+        for v in vectors:
+            assert rel(level.transfer.prolong(level.transfer.restrict(v)), v) < 1e-12
+
+
+def test_even_odd_relaxation_gives_near_null_vectors_of_M(critical, backend):
+    """The finest level relaxes on the Schur system and reconstructs: M v vanishes on the odd sites, and
+    |M v| / |M x0| has fallen to the relaxation's tolerance (reference operator)."""
+    d, _ = critical
+    level = WilsonLevel(d.on_backend(backend))
+    x0 = random_vector(d.lattice, 12, 3)
+    v, iterations = level.relax(BiCGstab(tol=1e-3, maxiter=100), level.from_array(x0))
+    mv = d.M(level.to_array(v).reshape(d.lattice.shape + (4, 3)))
+    odd = d.parity_mask(1)
+    assert iterations > 0
+    assert np.linalg.norm(mv * odd) < 1e-13 * np.linalg.norm(mv)
+    assert np.linalg.norm(mv) < 2e-3 * np.linalg.norm(d.M(x0.reshape(mv.shape)))
+
+
+def test_prolongator_keeps_chirality(setup):
+    _, h = setup
+    level = h.levels[0]
+    c = coarse_random(level, 7)
+    c[..., NVEC:] = 0                                                  # chirality +1 only
+    fine = level.transfer.prolong(c).reshape(Lattice(DIMS).shape + (4, 3))
+    assert np.abs(fine[..., 2:, :]).max() == 0 and np.abs(fine[..., :2, :]).max() > 0
+
+
+# ---- coarse operator ------------------------------------------------------------------------------
+@pytest.mark.parametrize("precision,tol", [(DOUBLE, 1e-12), (SINGLE, 1e-5), (HALF, 5e-2)],
+                         ids=["double", "single", "half"])
+def test_stencil_equals_galerkin_product(setup, precision, tol):
+    """D_c c = P^dag A P c with A the backend's fine operator (level 1) and D_c of level 1 (level 2)."""
+    _, h = setup
+    for level in h.levels:
+        c = coarse_random(level, 8)
+        fine = level.fine
+        explicit = level.transfer.restrict(fine.to_array(fine.operator(fine.from_array(level.transfer.prolong(c)))))
+        got = level.coarse.at(precision)(c)
+        assert got.dtype == precision.compute_dtype
+        assert rel(got, explicit) < tol
+
+
+def test_dense_coarse_matrix_matches_reference_operator(setup):
+    """The dense matrix of the stencil D_c equals P^dag M P with M the canonical numpy operator."""
+    d, h = setup
+    level = h.levels[0]
+    shape = level.coarse.lattice.shape + (level.coarse.dofs,)
+    lat = d.lattice
+    p = dense(level.transfer.prolong, shape)                                          # [fine dofs, coarse dofs]
+    mp = np.stack([d.M(col.reshape(lat.shape + (4, 3))).ravel() for col in p.T], axis=1)
+    assert rel(dense(level.coarse, shape), p.conj().T @ mp) < 1e-12
+
+
+def test_coarse_operator_is_gamma5_hermitian(setup):
+    """D_c^dag = G5 D_c G5 with G5 = diag(+1 x n_vec, -1 x n_vec), and the adjoint stencil is D_c^dag."""
+    _, h = setup
+    for level in h.levels:
+        op = level.coarse
+        shape = op.lattice.shape + (op.dofs,)
+        dc = dense(op, shape)
+        g5 = np.diag(np.tile(np.repeat([1.0, -1.0], op.dofs // 2), int(np.prod(shape[:4]))))
+        assert rel(g5 @ dc @ g5, dc.conj().T) < 1e-12
+        assert rel(dense(op.adjoint(), shape), dc.conj().T) < 1e-14
+        for low, tol in ((SINGLE, 1e-6), (HALF, 2e-4)):   # the adjoint of the stored operator, to the rounding
+            view = op.at(low)                              # of float32 sums and of the output's storage
+            assert rel(dense(view.adjoint(), shape), dense(view, shape).conj().T) < tol
+
+
+# ---- the K-cycle as GCR's preconditioner --------------------------------------------------------------
+def true_residual(d, fields, b, x):
+    """|b - M x| / |b| with the canonical reference operator M."""
+    return np.linalg.norm(b - d.M(fields.export_field(x))) / np.linalg.norm(b)
+
+
+@pytest.fixture(scope="module")
+def critical():
+    """A weak field on 4^3 x 8 with light quarks (plain GCR needs about 120 iterations), clover, a random source."""
+    lat = Lattice([4, 4, 4, 8])
+    d = WilsonDirac(GaugeField.weak(lat, 9, 0.5), kappa_to_mass(0.15), csw=1.0)
+    return d, global_random(lat.shape + (4, 3), 10)
+
+
+TWO = [{"block": [2, 2, 2, 2], "n_vec": 8}]
+THREE = TWO + [{"block": [2, 2, 2, 2], "n_vec": 6}]
+
+
+@pytest.mark.parametrize("levels,smoother", [(TWO, "evenodd"), (TWO, "full"), (THREE, "evenodd")],
+                         ids=["2level", "2level-full-smoother", "3level"])
+def test_multigrid_gcr_converges_in_few_iterations(critical, backend, levels, smoother):
+    d, b = critical
+    f = d.on_backend(backend)
+    B = f.import_field(b)
+    plain = GCR(tol=1e-10, nkrylov=16, maxiter=2000).solve(f.operator(), B)
+    mg = Multigrid(levels=levels, smoother=smoother, setup_maxiter=30)
+    mg.setup(f)
+    res = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
+    assert res.converged and true_residual(d, f, b, res.x) <= 1e-10
+    assert plain.converged and res.iterations * 4 < plain.iterations, (res.iterations, plain.iterations)
+    assert mg.hierarchy.levels[0].stats["cycles"] == res.iterations
+
+
+def test_coarse_storage_sizes(setup):
+    _, h = setup
+    coarse = h.levels[0].coarse
+    entries = 9 * coarse.X.size
+    assert coarse.nbytes() == 16 * entries and coarse.at(SINGLE).nbytes() == 8 * entries
+    assert coarse.at(HALF).nbytes() == 4 * entries + 4 * entries // coarse.dofs
+
+
+@pytest.mark.parametrize("coarse_precision", ["double", "half"])
+def test_multigrid_with_coarse_levels_in_other_precisions(critical, backend, coarse_precision):
+    d, b = critical
+    f = d.on_backend(backend)
+    B = f.import_field(b)
+    mg = Multigrid(levels=TWO, coarse_precision=coarse_precision)
+    mg.setup(f)
+    res = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
+    assert res.converged and true_residual(d, f, b, res.x) <= 1e-10 and res.iterations < 30
+
+
+def test_multigrid_in_single_precision_under_double_gcr(critical, backend):
+    """GCR in double with a single-precision preconditioner: the K-cycle runs on the single fine operator."""
+    d, b = critical
+    f = d.on_backend(backend)
+    B = f.import_field(b)
+    mg = Multigrid(levels=[{"block": [2, 2, 2, 2], "n_vec": 8}], setup_maxiter=30)
+    mg.setup(f)
+    double = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
+    mixed = GCR(tol=1e-10, nkrylov=16, maxiter=200, sloppy="single", preconditioner=mg).solve(f.operator(), B)
+    assert mixed.converged and true_residual(d, f, b, mixed.x) <= 1e-10
+    assert mixed.iterations <= double.iterations + 3
+
+
+def test_multigrid_needs_wilson_fields(critical):
+    d, _ = critical
+    with pytest.raises(Exception, match="needs a Wilson or Wilson-clover operator on backend fields"):
+        Multigrid(levels=TWO).setup(d)
+
+
+def test_multigrid_without_setup_says_so(critical, backend):
+    d, b = critical
+    f = d.on_backend(backend)
+    with pytest.raises(Exception, match="call setup"):
+        GCR(preconditioner=Multigrid()).solve(f.operator(), f.import_field(b))
+
+
+@pytest.mark.parametrize("kind", ["evenodd", "full"])
+def test_smoothers_keep_the_true_residual(critical, backend, kind):
+    """After a smoothing pass from e = 0, s = r, the residual the smoother hands on is r - M e (the even-odd
+    smoother's is its iterated Schur residual on even sites and 0 on odd ones), and it has shrunk."""
+    d, b = critical
+    f = d.on_backend(backend)
+    op = f.operator()
+    r = f.import_field(b)
+    e, s = op.space.zeros_like(r), op.space.copy(r)
+    smooth = EvenOddSmoother(f) if kind == "evenodd" else mr_smooth
+    smooth(op, e, s, 3, 0.85)
+    expected = b - d.M(f.export_field(e))
+    assert rel(f.export_field(s), expected) < 1e-12
+    assert np.linalg.norm(expected) < 0.9 * np.linalg.norm(b)
+
+
+def test_deck_validates_multigrid_as_gcr_preconditioner():
+    v = Validator(get_registry())
+    table = {"kind": "gcr", "preconditioner": {"kind": "multigrid", "levels": [{"block": [2, 2, 2, 2], "n_vec": 8}],
+                                               "smoother": "full"}}
+    out = v.component("solvers", table, stage="prop", key="solver")
+    assert out["preconditioner"]["nu_post"] == 4 and out["preconditioner"]["coarse_tol"] == 0.25
+    table["preconditioner"]["levels"].append({"block": [2, 2, 2], "n_vec": 8})
+    with pytest.raises(DeckError, match=r"solver.preconditioner.levels.*level 1: block must be 4 positive"):
+        v.component("solvers", table, stage="prop", key="solver")
