@@ -111,6 +111,15 @@ class InverseOperator:
         return self.solve(b).x
 
 
+def nested(solver):
+    """``solver`` and every solver inside it (preconditioners, inner solvers), outermost first."""
+    yield solver
+    for attr in ("preconditioner", "inner"):
+        child = getattr(solver, attr, None)
+        if child is not None and hasattr(child, "solve"):
+            yield from nested(child)
+
+
 def residual(op, b, x):
     """A new field b - A x (in the wider of b's and A x's type), by the operator space's BLAS-1."""
     ax = op(x)

@@ -18,6 +18,7 @@ from ..io.eigenvectors import eigenvector_info
 from ..params import LATEST, Component, Param, PathParam, Ref
 from ..precision import resolve
 from ..solvers import EvenOdd, EvenOddNormal, SolveResult, make_solver
+from ..solvers.base import nested
 from ..solvers.deflate import Deflated
 from .base import Stage, backend_fields
 from .eigensolve import even_normal_operator, load_modes, write_modes
@@ -117,7 +118,9 @@ class PropagatorStage(Stage):
         if deflation:
             solver = Deflated(solver, ctx.objects[deflation] if isinstance(deflation, str)
                               else load_modes(deflation["file"], deflation["dataset"], dirac, ctx))
-        inverse = self.inverse(dirac, solver, cfg, ctx)
+        fields, problem = backend_fields(dirac, ctx)
+        multigrids = self.set_up(solver, fields, problem, ctx)
+        inverse = self.inverse(dirac, solver, cfg, ctx, (fields, problem))
         # one source component per field component (point, wall), else as many as the source gives (file)
         source_shape = field_shape if len(sources) == int(np.prod(field_shape)) else (len(sources),)
         data = np.empty(lattice.shape + field_shape + source_shape, dtype=np.complex128)
@@ -145,6 +148,12 @@ class PropagatorStage(Stage):
                  "max_true_residual": max(r.true_residual for r in results),
                  "operator": cfg["operator"], "source": cfg["source"], "solver": cfg["solver"],
                  "evenodd": cfg["evenodd"], "solve": cfg["solve"], "deflation": cfg["deflation"]}
+        if multigrids:
+            total["setup_seconds"] = sum(mg.hierarchy.setup_seconds for mg in multigrids)
+            for i, mg in enumerate(multigrids):
+                ctx.results.set_attrs(f"{ctx.stage}/multigrid/{i}", {
+                    "setup_seconds": mg.hierarchy.setup_seconds, "levels": [dict(level.stats)
+                                                                           for level in mg.hierarchy.levels]})
         ctx.results.set_attrs(ctx.stage, total)
         if cfg["save_solution"]:
             ctx.results.write(f"{ctx.stage}/solution", lattice.gather(data))
@@ -166,7 +175,11 @@ class PropagatorStage(Stage):
     @staticmethod
     def validate_config(cfg, registry):
         """The solver's link compressions must suit the operator's links (asqtad's are not SU(3)); saving
-        modes needs a solver that accumulates them, on the even-odd M system."""
+        modes needs a solver that accumulates them, on the even-odd M system; a multigrid preconditioner
+        works on the full system M of a Wilson-type operator."""
+        problem = _check_multigrid(cfg, registry)
+        if problem:
+            return problem
         if cfg["save_modes"]:
             if not hasattr(registry.lookup("solvers", cfg["solver"]["kind"]), "eigenpairs"):
                 return ("save_modes", f"solver '{cfg['solver']['kind']}' accumulates no eigenvectors (eigcg does)")
@@ -253,12 +266,26 @@ class PropagatorStage(Stage):
                                   f"({eig['operator']} on '{eig['gauge']}')", stage, "deflation")
 
     @staticmethod
-    def inverse(dirac, solver, cfg, ctx):
+    def set_up(solver, fields, problem, ctx):
+        """Build what the solvers in ``solver`` need before they solve (a multigrid hierarchy: ``setup`` on the
+        backend's ``fields``); returns those solvers."""
+        prepared = [s for s in nested(solver) if hasattr(s, "setup")]
+        for s in prepared:
+            if fields is None:
+                raise SolverError(f"stage '{ctx.stage}': solver '{s.name}' runs on the backend's fields: {problem}",
+                                  collective=True)
+            hierarchy = s.setup(fields)
+            ctx.log(f"  {s.name} setup: {len(hierarchy.levels)} coarse level(s) "
+                    f"{[lev.stats['coarse_dims'] for lev in hierarchy.levels]}, {hierarchy.setup_seconds:.2f} s")
+        return prepared
+
+    @staticmethod
+    def inverse(dirac, solver, cfg, ctx, backend=None):
         """The inverse operator for the requested system and preconditioning: operators that run on the
-        backend's fields (``on_backend``; the row layout needs even extents) solve there, the rest on
-        canonical numpy arrays."""
+        backend's fields (``on_backend``; the row layout needs even extents; ``backend``: the (fields, why
+        none) of :func:`backend_fields` where known) solve there, the rest on canonical numpy arrays."""
         normal = cfg["solve"] == "MdagM"
-        fields, problem = backend_fields(dirac, ctx)
+        fields, problem = backend or backend_fields(dirac, ctx)
         if problem and hasattr(dirac, "on_backend"):
             ctx.log(f"  {problem}: the solve runs on canonical numpy arrays, not on backend '{ctx.backend.name}'")
         if fields is not None:
@@ -281,3 +308,26 @@ class PropagatorStage(Stage):
         group = f"{ctx.stage}/solves/{i}"
         ctx.results.write(f"{group}/history", np.asarray(res.history, dtype=np.float64))
         ctx.results.set_attrs(group, res.report())
+
+
+def _solver_kinds(table):
+    """The kinds of a solver table and of every solver table nested in it."""
+    yield table.get("kind")
+    for value in table.values():
+        if isinstance(value, dict) and "kind" in value:
+            yield from _solver_kinds(value)
+
+
+def _check_multigrid(cfg, registry):
+    """(key, message) where a multigrid preconditioner cannot work on this stage's system, else None."""
+    if "multigrid" not in set(_solver_kinds(cfg["solver"])):
+        return None
+    if cfg["evenodd"] or cfg["solve"] != "M":
+        return ("evenodd", "a multigrid preconditioner works on the full system M (its smoother works on the even-odd "
+                "system inside): set evenodd = false and solve = \"M\"")
+    if tuple(registry.lookup("operators", cfg["operator"]["kind"]).field_shape) != (4, 3):
+        return ("operator.kind", f"multigrid needs a Wilson-type operator (spin and colour), not "
+                f"'{cfg['operator']['kind']}'")
+    if cfg["deflation"]:
+        return ("deflation", "deflation and multigrid do not combine (the modes are those of the even-odd system)")
+    return None
