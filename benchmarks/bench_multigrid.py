@@ -11,13 +11,18 @@ Per kappa, on the backend's fields (default numba):
   iterations, coarse iterations, solve seconds, and the time per right-hand side with the setup amortized over
   ``--rhs`` (12: a propagator);
 - plain GCR (nkrylov 32) on the full M: iterations and seconds (``--no-gcr`` leaves it out);
-- even-odd CG on the normal equations of the Schur complement, double and double-half (reliable updates).
+- even-odd CG on the normal equations of the Schur complement, double and double-half (reliable updates);
+- PyAMG (where it imports; one process): smoothed aggregation (``symmetry = "hermitian"``) as the
+  preconditioner of CG on the normal equations M^dag M x = M^dag b, M the scipy CSR matrix that
+  bench_dslash builds (checked against ``WilsonDirac.M``), to a relative normal residual of tol / 10; setup
+  and solve seconds, iterations and the true residual |b - M x| / |b| (``--no-pyamg`` leaves it out).
 
 Usage: ``python benchmarks/bench_multigrid.py [--size 8] [--kappas 0.15 0.157] [--block 2 2 2 2]`` or
 ``hpcmix bench multigrid``. Exit status 1 if a solve misses its tolerance.
 """
 
 import argparse
+import importlib.util
 import os
 import platform
 import sys
@@ -63,7 +68,8 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs=12, gcr=True, **mg_keys):
+def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs=12, gcr=True, pyamg=False,
+        **mg_keys):
     """One kappa of the table: a dict of iterations, seconds and true residuals (recomputed with the canonical
     operator) of MG-GCR, plain GCR (where ``gcr``) and even-odd CG in double and double-half."""
     dirac = WilsonDirac(gauge, kappa_to_mass(kappa), csw=csw, clover=csw != 0)
@@ -88,18 +94,40 @@ def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs
     for name, solver in (("cg", CG(tol=tol)), ("cg_half", CG(tol=tol, sloppy="half"))):
         res, out[f"{name}_s"] = timed(lambda solver=solver: EvenOdd(solver)(fields).solve(bf))
         out.update({f"{name}_its": res.iterations, f"{name}_res": true_res(res.x)})
+    if pyamg:
+        out.update(pyamg_row(dirac, b, tol))
     return out
+
+
+def pyamg_row(dirac, b, tol):
+    """PyAMG's smoothed aggregation + CG on M^dag M x = M^dag b (module doc), one process."""
+    import pyamg
+    import scipy.sparse as sparse
+    spec = importlib.util.spec_from_file_location("bench_dslash", Path(__file__).with_name("bench_dslash.py"))
+    bench_dslash = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_dslash)
+    m = bench_dslash.wilson_csr(dirac)
+    a = sparse.csr_array(m.conj().T @ m)
+    rhs = m.conj().T @ b.ravel()
+    ml, setup = timed(lambda: pyamg.smoothed_aggregation_solver(a, symmetry="hermitian"))
+    residuals = []
+    x, solve = timed(lambda: ml.solve(rhs, tol=tol / 10, accel="cg", maxiter=5000, residuals=residuals))
+    true = float(np.linalg.norm(b.ravel() - m @ x) / np.linalg.norm(b))
+    return {"pyamg_setup_s": setup, "pyamg_s": solve, "pyamg_its": len(residuals) - 1, "pyamg_res": true}
 
 
 def print_table(rows):
     print("| kappa | MG setup (s) | MG-GCR its | coarse its | MG solve (s) | MG per rhs, setup / 12 (s) | GCR its | "
-          "GCR (s) | eo CG its | eo CG (s) | eo CG double-half its | double-half (s) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "GCR (s) | eo CG its | eo CG (s) | eo CG double-half its | double-half (s) | PyAMG SA setup (s) | "
+          "PyAMG its | PyAMG solve (s) | PyAMG true residual |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         gcr = f"{r['gcr_its']} | {r['gcr_s']:.1f}" if "gcr_its" in r else "- | -"
+        amg = (f"{r['pyamg_setup_s']:.1f} | {r['pyamg_its']} | {r['pyamg_s']:.1f} | {r['pyamg_res']:.1e}"
+               if "pyamg_its" in r else "- | - | - | -")
         print(f"| {r['kappa']} | {r['setup_s']:.1f} | {r['mg_its']} | {r['coarse_its']} | {r['mg_s']:.1f} | "
               f"{r['mg_per_rhs_s']:.1f} | {gcr} | {r['cg_its']} | {r['cg_s']:.1f} | {r['cg_half_its']} | "
-              f"{r['cg_half_s']:.1f} |")
+              f"{r['cg_half_s']:.1f} | {amg} |")
 
 
 def main(argv=None):
@@ -112,6 +140,7 @@ def main(argv=None):
     ap.add_argument("--block", type=int, nargs=4, default=[4, 2, 2, 2], help="block of the coarsening")
     ap.add_argument("--n-vec", type=int, default=24, dest="n_vec")
     ap.add_argument("--no-gcr", action="store_false", dest="gcr", help="leave out plain GCR")
+    ap.add_argument("--no-pyamg", action="store_false", dest="pyamg", help="leave out PyAMG")
     ap.add_argument("--backend", default=DEFAULT_BACKEND)
     args = ap.parse_args(argv)
     if not args.gauge.is_file() or args.size % 8:
@@ -126,10 +155,11 @@ def main(argv=None):
     backend = load_backend(get_registry(), args.backend)
     rows = []
     for kappa in args.kappas:
-        rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr))
+        rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,
+                        pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None))
         print(f"  kappa {kappa} done", file=sys.stderr, flush=True)
     print_table(rows)
-    ok = all(r[k] <= args.tol for r in rows for k in r if k.endswith("_res"))
+    ok = all(r[k] <= args.tol for r in rows for k in r if k.endswith("_res") and k != "pyamg_res")
     return 0 if ok else 1
 
 
