@@ -36,6 +36,9 @@ RUN_PARAMS = {
     "name": Param(str, "", "a name for the run (stored in the results)"),
     "checkpoint": Param(bool, True, "keep finished solves in <output>.checkpoint.h5 until the run succeeds, so "
                         "that hpcmix run --resume continues a failed run"),
+    "checkpoint_seconds": Param(float, 300.0, "also keep a running solve's solution there at most this often (at its "
+                                "reliable updates or restarts), to restart it from (0: finished solves only)",
+                                check=lambda s: None if s >= 0 and s == s else f"must be >= 0, got {s}"),
     "progress_seconds": Param(float, 10.0, "rank 0 reports where a running solve stands at most this often "
                               "(0: never; hpcmix run --quiet: never)",
                               check=lambda s: None if s >= 0 and s == s else f"must be >= 0, got {s}"),

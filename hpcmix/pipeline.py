@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 from mpi4py import MPI
 
-from . import __version__, progress
+from . import __version__, watch
 from .backends import load_backend
 from .comm import collective
 from .comm.grid import cores, node_ranks
@@ -70,13 +70,16 @@ def run_deck(deck, *, overwrite=False, log=None, quiet=False, resume=False):
             f"{cores()} cores: oversubscribed, which is slow; {advice}")
     timings = {}
     every = deck.run["progress_seconds"]
-    progress.current = Progress(every) if rank == 0 and every > 0 and not quiet else None
+    reporter = Progress(every) if rank == 0 and every > 0 and not quiet else None
+    if reporter is not None:
+        watch.watchers.append(reporter)
     try:
         for spec in deck.stages:
             ctx.stage = spec.name
             log(f"[{spec.name}] {spec.kind}")
-            if progress.current is not None:
-                progress.current.start_stage(spec.name)
+            watch.reset()
+            if reporter is not None:
+                reporter.stage = spec.name
             t0 = time.perf_counter()
             with _naming_the_stage(deck, spec):
                 ctx.objects[spec.name] = spec.cls().run(ctx, spec.cfg)
@@ -90,6 +93,9 @@ def run_deck(deck, *, overwrite=False, log=None, quiet=False, resume=False):
         elif partial is not None:
             log(f"partial results kept in {partial}")
         raise
+    finally:
+        if reporter is not None:
+            watch.watchers.remove(reporter)
     results.set_attrs("/", {"seconds": sum(timings.values())})
     collective(comm, results.commit, HpcmixError)   # a refused final move (rank 0) ends every rank cleanly
     if checkpoints is not None:

@@ -1,17 +1,15 @@
 """Where a long solve stands, printed while it runs (rank 0 only).
 
-The pipeline installs a :class:`Progress` (``[run] progress_seconds``; ``hpcmix run --quiet``: none) and
-names the stage it runs. Every Krylov solve announces itself (:func:`begin`, with its target ``tol``),
-each iteration (:func:`tick`, through ``SolveResult.step``) and its end (:func:`end`); only the outermost
-solve running is followed (a preconditioner's inner solves are part of it). At most every ``every``
-seconds one report:
+The pipeline installs a :class:`Progress` as a watcher of the outermost running solve (:mod:`hpcmix.watch`;
+``[run] progress_seconds``; ``hpcmix run --quiet``: none) and names the stage it runs. At most every
+``every`` seconds one report:
 
     [prop] cg: iteration 120, residual 3.2e-07 (iterated), 0.84 decades/s, about 4 s left
 
 with the rate the iterated relative residual has fallen since the solve's first iteration (decades of
-log10 per second) and the time left to ``tol`` at that rate. On a terminal the report is one line redrawn in place
-with a bar of the decades done (``[#####-----] 50%``); in a batch log (not a tty) plain lines, no control
-characters. Without an installed Progress every call returns at once.
+log10 per second) and the time left to ``tol`` at that rate. On a terminal the report is one line redrawn in
+place with a bar of the decades done (``[#####-----] 50%``); in a batch log (not a tty) plain lines, no
+control characters.
 """
 
 import math
@@ -19,38 +17,29 @@ import sys
 import time
 
 BAR = 20
-current = None
 
 
 class Progress:
     def __init__(self, every, stream=None, tty=None):
         self.every, self.stream = float(every), stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
-        self.stage, self.active, self.drawn = "", None, False
-
-    def start_stage(self, name):
-        """Follow the solves of stage ``name`` (a solve an error left unfinished is forgotten)."""
-        self.stage, self.active, self.drawn = name, None, False
+        self.stage, self.drawn = "", False
 
     def begin(self, result, tol):
-        if self.active is None:
-            self.active, self.tol, self.t0 = result, tol, time.monotonic()
-            self.next = self.t0 + self.every
+        self.tol, self.t0 = tol, time.monotonic()
+        self.next = self.t0 + self.every
 
     def tick(self, result):
-        if result is not self.active:
-            return
         now = time.monotonic()
         if now >= self.next and result.history:
             self.next = now + self.every
             self.report(result, now - self.t0)
 
     def end(self, result):
-        if result is self.active:
-            if self.drawn:
-                self.stream.write("\n")
-                self.stream.flush()
-            self.active, self.drawn = None, False
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.drawn = False
 
     def report(self, result, elapsed):
         """One report of ``result`` after ``elapsed`` seconds (module doc)."""
@@ -70,17 +59,3 @@ class Progress:
             self.stream.write(text + "\n")
         self.stream.flush()
 
-
-def begin(result, tol):
-    if current is not None:
-        current.begin(result, tol)
-
-
-def tick(result):
-    if current is not None:
-        current.tick(result)
-
-
-def end(result):
-    if current is not None:
-        current.end(result)

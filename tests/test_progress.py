@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 from cli_helpers import SOLVER_BODY, hpcmix, write_deck
-from hpcmix import progress
+from hpcmix import watch
 from hpcmix.progress import Progress
 from hpcmix.solvers.base import SolveResult
 
@@ -18,18 +18,15 @@ def solve(reporter, steps, tol=1e-10):
     """A fake solve whose residual falls a decade per step, every step reported (every = 0)."""
     result = SolveResult(x=None, solver="cg")
     inner = SolveResult(x=None, solver="mr")
-    progress.current = reporter
-    try:
-        reporter.start_stage("prop")
-        progress.begin(result, tol)
-        progress.begin(inner, 0.1)                   # a preconditioner's solve while the outer one runs
+    reporter.stage = "prop"
+    with watch.watching(reporter):
+        watch.begin(result, tol)
+        watch.begin(inner, 0.1)                      # a preconditioner's solve while the outer one runs
         for k in range(1, steps + 1):
             inner.step(0.5)
             result.step(10.0 ** -k)
-        progress.end(inner)
-        progress.end(result)
-    finally:
-        progress.current = None
+        watch.end(inner)
+        watch.end(result)
     return result
 
 

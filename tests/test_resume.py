@@ -139,3 +139,34 @@ def test_resume_without_checkpoints_is_an_error(tmp_path):
     run = hpcmix("run", deck, "--resume", cwd=tmp_path)
     assert run.returncode == 2 and "nothing to resume" in run.stdout + run.stderr
     assert not list(tmp_path.glob("out*.h5"))
+
+
+SNAPSHOT_DECK = '[run]\noutput = "out.h5"\nprogress_seconds = 0.2\ncheckpoint_seconds = 0.01\n' + GAUGE.replace(
+    "[4, 4, 4, 8]", "[8, 8, 8, 8]") + propagator("prop", 0.128).replace('sloppy = "half"', 'sloppy = "single"')
+
+
+def test_a_column_killed_midway_restarts_from_its_snapshot(tmp_path):
+    """A run killed while it solves its first column (SIGKILL) left a snapshot of that solve's solution;
+    the resumed run starts the column from it, needs fewer iterations for it than a whole solve, and
+    reaches the tolerance."""
+    deck = tmp_path / "deck.toml"
+    deck.write_text(SNAPSHOT_DECK)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "hpcmix", "run", str(deck)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("[prop] cg: iteration") and int(line.split("iteration ")[1].split(",")[0]) >= 30:
+            process.kill()
+            break
+    process.wait(timeout=60)
+    assert (tmp_path / "out.h5.checkpoint.h5").exists()
+    resumed = subprocess.run([sys.executable, "-m", "hpcmix", "run", str(deck), "--resume"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out
+    at = int(out.split("source component 0: resumed from its snapshot at iteration ")[1].split()[0])
+    assert at >= 20, out
+    with h5py.File(tmp_path / "out.h5") as f:
+        first, other = f["prop/solves/0"].attrs, f["prop/solves/1"].attrs
+        assert first["true_residual"] <= 1e-12 and first["converged"]
+        assert first["iterations"] + at // 2 <= other["iterations"], (first["iterations"], at, other["iterations"])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import progress
+from .. import watch
 from ..params import Param
 
 
@@ -40,11 +40,11 @@ class SolveResult:
     timings: dict = field(default_factory=dict)   # seconds per part (e.g. per precision)
 
     def step(self, residual):
-        """Count an iteration that left the iterated relative residual ``residual`` (and say so, where
-        progress is reported: :mod:`hpcmix.progress`)."""
+        """Count an iteration that left the iterated relative residual ``residual`` (and tell whoever
+        watches the solve: :mod:`hpcmix.watch`)."""
         self.iterations += 1
         self.history.append(residual)
-        progress.tick(self)
+        watch.tick(self)
 
     def reliable_update(self):
         """Count a reliable update (the iterated residual replaced by the true one) and record at which

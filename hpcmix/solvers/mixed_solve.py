@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 from mpi4py import MPI
 
-from .. import progress
+from .. import watch
 from ..errors import SolverError
 from .base import SolveResult, residual
 from .fallback import SloppyOperator
@@ -70,7 +70,7 @@ class MixedSolve:
             check_compression(op, self.high, P, solver.tol, b)
         self.low = SloppyOperator(op, P, solver.fallback) if self.bnorm else None
         self.counts = {"high": 0, "low": 0}
-        progress.begin(self.result, solver.tol)
+        watch.begin(self.result, solver.tol)
 
     def initial(self, x0):
         """The starting solution y in the outer precision (as complex128; 0 without ``x0``)."""
@@ -84,8 +84,11 @@ class MixedSolve:
         return residual(self.high, self.b, y)
 
     def fold(self, y, x):
-        """The solution y + x stored in the outer precision (as complex128); ``y`` is overwritten."""
-        return self.space.convert(self.space.axpy(1.0, x, y), self.P.outer, np.complex128)
+        """The solution y + x stored in the outer precision (as complex128; ``y`` is overwritten), offered
+        to the watchers of the solve (:func:`hpcmix.watch.snapshot`)."""
+        y = self.space.convert(self.space.axpy(1.0, x, y), self.P.outer, np.complex128)
+        watch.snapshot(self.result, y)
+        return y
 
     def start(self, x0):
         """(y, s): the starting solution and its residual s = b - A y in the outer precision."""
@@ -110,7 +113,7 @@ class MixedSolve:
             y = self.fold(y, partial)
         if self.low is not None:
             self.result.flops += self.counts["low"] * self.low.operator.flops
-        progress.end(self.result)
+        watch.end(self.result)
         return self.solver.finish(self.high, self.b, y, self.bnorm or 1.0, self.result, self.t0,
                                   self.counts["high"], reason)
 

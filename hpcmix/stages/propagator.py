@@ -10,10 +10,14 @@ solve is checkpointed (:mod:`hpcmix.io.checkpoints`); a resumed run takes it fro
 
 import math
 
+import time
+
 import numpy as np
 
 from .. import memory
+from .. import watch
 from ..errors import HpcmixError, SolverError
+from ..fields.full import FullField
 from ..io.eigenvectors import eigenvector_info
 from ..params import LATEST, Component, Param, PathParam, Ref
 from ..precision import resolve
@@ -45,10 +49,39 @@ class OnFields:
     def __init__(self, inverse, fields):
         self.inverse, self.fields = inverse, fields
 
-    def solve(self, b):
-        res = self.inverse.solve(self.fields.import_field(b))
+    def solve(self, b, x0=None):
+        res = self.inverse.solve(self.fields.import_field(b), None if x0 is None else self.fields.import_field(x0))
         res.x = self.fields.export_field(res.x)
         return res
+
+
+class ColumnSnapshots:
+    """A watcher (:mod:`hpcmix.watch`) of the solve of column ``column``: at most every ``every`` seconds
+    (rank 0 decides; every rank takes part) the solution accumulated so far, as a canonical array, is kept
+    as the checkpoint piece ``<column>-partial``, from which a resumed run restarts the column."""
+
+    def __init__(self, checkpoints, stage, column, every, fields, lattice):
+        self.checkpoints, self.stage, self.column, self.every = checkpoints, stage, column, every
+        self.fields, self.lattice, self.last = fields, lattice, time.monotonic()
+
+    def snapshot(self, result, y):
+        if not self.lattice.pg.bcast(time.monotonic() - self.last >= self.every):
+            return
+        x = self.lattice.gather(_canonical(self.fields, y))
+        self.checkpoints.save(self.stage, f"{self.column}-partial", {"x": (x, 0)}, {"iterations": result.iterations})
+        self.last = time.monotonic()
+
+
+def _canonical(fields, y):
+    """A solve's solution as a canonical array: ``y`` itself on canonical arrays (``fields`` None), else a
+    whole-lattice field, or a half-lattice field of one parity (zero on the other), exported."""
+    if fields is None:
+        return y
+    if isinstance(y, FullField):
+        return fields.export_field(y)
+    other = fields.spaces[1 - y.parity]
+    zero = other.zero(other.new(y.precision))
+    return fields.export_field(FullField(*((y, zero) if y.parity == 0 else (zero, y))))
 
 
 class PropagatorStage(Stage):
@@ -128,12 +161,22 @@ class PropagatorStage(Stage):
         results = []
         checkpoints = ctx.checkpoints
         done = checkpoints.load(ctx.stage) if checkpoints is not None else {}
+        every = ctx.deck.run["checkpoint_seconds"] if ctx.deck is not None else 0
         for i, b in enumerate(sources):
             if str(i) in done:                                    # solved by the run this one resumes
                 arrays, report = done[str(i)]
                 res = SolveResult.from_report(report, arrays["history"], arrays["x"])
             else:
-                res = inverse.solve(b)
+                x0, at = None, None
+                if f"{i}-partial" in done:                        # the snapshot of the run this one resumes
+                    arrays, found = done[f"{i}-partial"]
+                    x0, at = arrays["x"], int(found["iterations"])
+                    ctx.log(f"  source component {i}: resumed from its snapshot at iteration {at}")
+                if checkpoints is not None and every > 0:
+                    with watch.watching(ColumnSnapshots(checkpoints, ctx.stage, i, every, fields, lattice)):
+                        res = inverse.solve(b, x0)
+                else:
+                    res = inverse.solve(b, x0)
                 if checkpoints is not None:
                     checkpoints.save(ctx.stage, i, {"x": (lattice.gather(res.x), 0), "history": (res.history, None)},
                                      res.report())
