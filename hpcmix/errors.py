@@ -33,7 +33,7 @@ class DeckError(HpcmixError):
             where.append(str(file))
         if stage:
             where.append(f"stage '{stage}'")
-        if key:
+        if key is not None:          # an empty key ("" = 1 in a deck) is still named
             where.append(f"key '{key}'")
         prefix = ": ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message, collective=True)

@@ -6,6 +6,7 @@ default filled in. Nested components (``operator = {kind = "wilson", ...}``) are
 the registry entry that their ``kind`` names, recursively.
 """
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from .errors import DeckError, combined
 
 REQUIRED = object()
+#: TOML integers are 64-bit (tomllib reads longer ones); a deck's integers must fit.
+INT64 = (-2**63, 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,15 @@ class Ref:
 
 
 LATEST = "<latest>"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A nested table of declared keys ``{key = value, ...}`` (e.g. ``setup = {save = "mg.h5"}``): each key is
+    validated by its Param as a top-level one is (defaults filled in, paths resolved against the deck's folder),
+    and errors name it as ``outer.key``."""
+
+    params: dict = field(hash=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ def type_name(t):
         return f"list of {n}{type_name(t.item)}"
     if isinstance(t, PathParam):
         return "path"
+    if isinstance(t, Table):
+        return f"table of {', '.join(t.params)}"
     if isinstance(t, Ref):
         return f"name of an earlier stage giving a {t.produces}"
     if isinstance(t, tuple):
@@ -81,7 +95,7 @@ def type_name(t):
 def _same_shape(t, v):
     """Whether the deck value ``v`` has the TOML shape of type ``t`` (a table for a component or
     dict, a list for ListOf, a string for str, paths and references, a number for int and float)."""
-    if isinstance(t, Component) or t is dict:
+    if isinstance(t, (Component, Table)) or t is dict:
         return isinstance(v, dict)
     if isinstance(t, ListOf):
         return isinstance(v, list)
@@ -139,6 +153,9 @@ class Validator:
             problem = p.check(value)
             if problem:
                 raise self.error(problem, stage, full)
+        if _non_finite(value):
+            raise self.error(f"expected {'finite numbers' if isinstance(value, list) else 'a finite number'}, got "
+                             f"{value!r}", stage, full)
         return value
 
     def value(self, t, v, *, stage, key):
@@ -166,27 +183,42 @@ class Validator:
                 raise self.error(f"expected {t.length} entries, got {len(v)}", stage, key)
             return [self.value(t.item, x, stage=stage, key=f"{key}[{i}]") for i, x in enumerate(v)]
         if isinstance(t, PathParam):
-            if not isinstance(v, str):
-                raise self.error(f"expected a path string, got {type(v).__name__} {v!r}", stage, key)
-            path = Path(v).expanduser()
-            if not path.is_absolute():
-                path = self.base_dir / path
-            if t.must_exist and not path.exists():
-                raise self.error(f"file not found: {path}", stage, key)
-            return str(path)
+            return self.path(t, v, stage=stage, key=key)
+        if isinstance(t, Table):
+            return self.table(t.params, v, stage=stage, prefix=key + ".")
         if t is float:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.error(f"expected a number, got {type(v).__name__} {v!r}", stage, key)
-            return float(v)
+            return float(self.value(int, v, stage=stage, key=key)) if isinstance(v, int) else v
         if t is int:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise self.error(f"expected an integer, got {type(v).__name__} {v!r}", stage, key)
+            if not INT64[0] <= v <= INT64[1]:
+                raise self.error(f"integer out of range (TOML integers are 64-bit), got {v}", stage, key)
             return v
         if t in (str, bool, dict):
             if not isinstance(v, t) or (t is not bool and isinstance(v, bool)):
                 raise self.error(f"expected {type_name(t)}, got {type(v).__name__} {v!r}", stage, key)
             return v
         raise TypeError(f"unsupported parameter type {t!r}")
+
+    def path(self, t, v, *, stage, key):
+        """A path, made absolute against the deck's folder; where ``t.must_exist``, an existing file."""
+        if not isinstance(v, str):
+            raise self.error(f"expected a path string, got {type(v).__name__} {v!r}", stage, key)
+        if "\0" in v:
+            raise self.error(f"a path cannot hold a NUL character, got {v!r}", stage, key)
+        try:
+            path = Path(v).expanduser()
+            path = path if path.is_absolute() else self.base_dir / path
+            exists, folder = path.exists(), path.is_dir()
+        except (OSError, RuntimeError) as exc:      # a name too long, an unknown ~user
+            raise self.error(f"unusable path {v!r}: {getattr(exc, 'strerror', None) or exc}", stage, key) from None
+        if t.must_exist and not exists:
+            raise self.error(f"file not found: {path}", stage, key)
+        if t.must_exist and folder:
+            raise self.error(f"{path} is a directory, not a file", stage, key)
+        return str(path)
 
     def ref(self, t, name, *, stage, key):
         """Resolve a reference to an earlier stage's result of type ``t.produces``."""
@@ -211,8 +243,9 @@ class Validator:
             v = {"kind": v}
         if not isinstance(v, dict):
             raise self.error(f"expected {type_name(Component(kind))}, got {type(v).__name__} {v!r}", stage, key)
-        if "kind" not in v:
-            raise self.error(f"missing 'kind'; registered {kind}: {', '.join(self.registry.names(kind))}",
+        if not isinstance(v.get("kind"), str):
+            what = f"got {type(v['kind']).__name__} {v['kind']!r}" if "kind" in v else "missing 'kind'"
+            raise self.error(f"{what}; expected one of the registered {kind}: {', '.join(self.registry.names(kind))}",
                              stage, f"{key}.kind")
         entry = self.registry.lookup(kind, v["kind"], error=lambda m: self.error(m, stage, f"{key}.kind"))
         out = self.table(entry.params, {k: x for k, x in v.items() if k != "kind"}, stage=stage, prefix=key + ".")
@@ -226,6 +259,13 @@ class Validator:
         return out
 
 
+def _non_finite(value):
+    """Whether ``value`` (a validated number, or a list of them) holds a NaN or an infinity."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, list) and any(_non_finite(x) for x in value)
+
+
 def describe(params):
     """Rows (key, type, default, unit, doc) for documentation and ``hpcmix plugins -v``; the type of a
     key with ``choices`` lists the allowed values."""
@@ -235,3 +275,21 @@ def describe(params):
         typ = type_name(p.type) + (f", one of {', '.join(map(repr, p.choices))}" if p.choices else "")
         rows.append((key, typ, default, p.unit, p.doc))
     return rows
+
+
+def first_difference(a, b, where=""):
+    """(key, value in a, value in b) of the first difference between two nested tables (parsed decks, the
+    parameters of a saved setup), or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            found = first_difference(a.get(key, "<absent>"), b.get(key, "<absent>"), f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b and type(a) is type(b) else (where, a, b)

@@ -15,25 +15,9 @@ file exists (it would be lost).
 import tomllib
 
 from .errors import DeckError
+from .params import first_difference
 
 IGNORED_RUN_KEYS = ("overwrite", "progress_seconds")
-
-
-def first_difference(a, b, where=""):
-    """(key, value in a, value in b) of the first difference between two parsed decks, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(a) + [k for k in b if k not in a]:
-            found = first_difference(a.get(key, "<absent>"), b.get(key, "<absent>"), f"{where}.{key}" if where else key)
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            found = first_difference(x, y, f"{where}[{i}]")
-            if found:
-                return found
-        return None
-    return None if a == b and type(a) is type(b) else (where, a, b)
 
 
 def _comparable(text):

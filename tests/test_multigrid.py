@@ -5,10 +5,13 @@ Truth: the blocks against explicit index arithmetic; P^dag P = 1 and (1 - P P^da
 the stencil coarse operator against P^dag A P applied explicitly with the backend's fine operator (double 1e-12,
 single 1e-5) and, as a dense matrix, against P^dag M P with M the canonical numpy reference operator (an
 independent implementation); gamma5-hermiticity of the dense coarse matrix; the third level against the Galerkin
-product of the second; MG-GCR's true residual recomputed by the reference operator. The lattice [6, 4, 2, 4]
+product of the second; MG-GCR's true residual recomputed by the reference operator; the coarsest level's dense
+matrix against the stencil applied to unit vectors, and its LU solve against GCR's. The lattice [6, 4, 2, 4]
 with blocks [2, 2, 2, 2] has coarse extents 3, 2, 1, 2, so periodic wrap onto the same and onto the
 neighbouring coarse site are both covered, with non-trivial boundary phases in y and t.
 """
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,8 +25,9 @@ from hpcmix.precision import DOUBLE, HALF, SINGLE
 from hpcmix.registry import get_registry
 from hpcmix.solvers.bicgstab import BiCGstab
 from hpcmix.solvers.gcr import GCR
-from hpcmix.solvers.multigrid import Hierarchy, Multigrid
+from hpcmix.solvers.multigrid import Hierarchy, Multigrid, Transfer
 from hpcmix.solvers.multigrid.blocks import Blocking
+from hpcmix.solvers.multigrid.coarsest import LU_MAX_DOF, DenseCoarsest, dense_matrix
 from hpcmix.solvers.multigrid.levels import WilsonLevel
 from hpcmix.solvers.multigrid.nullspace import near_null_vectors, random_vector
 from hpcmix.solvers.multigrid.smoother import EvenOddSmoother, mr_smooth
@@ -108,6 +112,19 @@ def test_null_vectors_lie_in_the_prolongator_range(setup):
         vectors, _ = near_null_vectors(level.fine, level.transfer.n_vec, BiCGstab(tol=1e-6, maxiter=8), 2, i)
         for v in vectors:
             assert rel(level.transfer.prolong(level.transfer.restrict(v)), v) < 1e-12
+
+
+def test_transfer_from_its_basis_and_from_its_vectors(setup):
+    """A saved basis gives the same P bit for bit; the vectors a refresh starts from span P's range, so P built
+    from them again is the same projector."""
+    _, h = setup
+    for level in h.levels:
+        t = level.transfer
+        c = coarse_random(level, 11)
+        assert np.array_equal(Transfer.from_basis(t.blocking, t.basis).prolong(c), t.prolong(c))
+        again = Transfer(t.blocking, list(t.vectors()))
+        f = t.prolong(c)
+        assert rel(again.prolong(again.restrict(f)), f) < 1e-13
 
 
 def test_even_odd_relaxation_gives_near_null_vectors_of_M(critical, backend):
@@ -266,6 +283,55 @@ def test_smoothers_keep_the_true_residual(critical, backend, kind):
     expected = b - d.M(f.export_field(e))
     assert rel(f.export_field(s), expected) < 1e-12
     assert np.linalg.norm(expected) < 0.9 * np.linalg.norm(b)
+
+
+# ---- the coarsest level by the dense LU with iterative refinement -------------------------------------
+def test_dense_coarsest_matrix_is_the_stencil(setup):
+    """The gathered dense matrix equals the stencil applied to every unit vector (coarse extents 1 and 2: hops
+    that land on the same site add up: summed in float32 by the single stencil), and its LU solve is exact to
+    double precision."""
+    _, h = setup
+    for level in h.levels:
+        shape = level.coarse.lattice.shape + (level.coarse.dofs,)
+        assert rel(dense_matrix(level.coarse), dense(level.coarse, shape)) < 1e-15
+        op = level.coarse.at(SINGLE)
+        A = dense_matrix(op)
+        assert rel(A, dense(op, shape)) < 1e-6
+        b = coarse_random(level, 9)
+        res = DenseCoarsest(op).solve(op, b)
+        assert res.converged and res.true_residual < 1e-13 and res.iterations >= 1
+        assert rel(A @ res.x.ravel(), b.ravel()) < 1e-13
+
+
+def test_coarsest_lu_gives_the_gcr_solution(critical, backend):
+    """3 levels (blocks [2, 2, 2, 2] twice, coarsest 1 x 1 x 1 x 2 sites of 12 dofs): the coarsest level by the
+    fp32 LU + refinement or by GCR gives the same solution; the level stats say which and its time."""
+    d, b = critical
+    f = d.on_backend(backend)
+    B = f.import_field(b)
+    results, stats = {}, {}
+    for coarsest in ("lu", "gcr"):
+        mg = Multigrid(levels=THREE, setup_maxiter=30, coarsest=coarsest)
+        mg.setup(f)
+        results[coarsest] = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
+        stats[coarsest] = mg.hierarchy.levels[-1].stats
+    x = {k: f.export_field(r.x) for k, r in results.items()}
+    assert all(r.converged and true_residual(d, f, b, r.x) <= 1e-10 for r in results.values())
+    assert np.abs(x["lu"] - x["gcr"]).max() <= 1e-8 * np.abs(x["gcr"]).max()
+    lu = stats["lu"]
+    assert lu["coarsest"] == "lu" and stats["gcr"]["coarsest"] == "gcr"
+    assert lu["coarse_seconds"] > 0 and lu["coarsest_setup_seconds"] > 0 and lu["coarse_iterations"] >= lu["cycles"]
+    assert results["lu"].iterations <= results["gcr"].iterations
+
+
+def test_coarsest_auto_takes_the_lu_for_small_matrices():
+    def op(sites, dofs):
+        return SimpleNamespace(lattice=SimpleNamespace(volume=sites), dofs=dofs)
+
+    mg = Multigrid()
+    assert mg.coarsest_solver(op(LU_MAX_DOF // 48, 48)) == "lu"
+    assert mg.coarsest_solver(op(LU_MAX_DOF // 48 + 1, 48)) == "gcr"
+    assert Multigrid(coarsest="lu").coarsest_solver(op(10 ** 6, 48)) == "lu"
 
 
 def test_deck_validates_multigrid_as_gcr_preconditioner():

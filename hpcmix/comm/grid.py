@@ -6,6 +6,7 @@ grid. Reductions are accumulated in float64 and summed in rank order, so they ar
 for a fixed grid and bitwise identical on every rank.
 """
 
+import math
 import os
 import time
 
@@ -83,8 +84,8 @@ def check_grid(dims, grid, size, file=None):
     """Check a process grid against the lattice and the number of ranks (a DeckError if it does not fit)."""
     if len(grid) != 4 or any(g < 1 for g in grid):
         raise DeckError(f"process grid must be 4 positive integers, got {grid}", file=file, stage="run", key="grid")
-    if int(np.prod(grid)) != size:
-        raise DeckError(f"process grid {grid} has {int(np.prod(grid))} ranks but the job has {size}",
+    if math.prod(grid) != size:         # exact: numpy's product of int64 extents can wrap around
+        raise DeckError(f"process grid {grid} has {math.prod(grid)} ranks but the job has {size}",
                         file=file, stage="run", key="grid")
     for mu in range(4):
         if dims[mu] % grid[mu]:

@@ -8,6 +8,8 @@ on: (4, 3) for Wilson fermions) and ``build(gauge, cfg, ctx)`` returning a Dirac
 ``needs_even_extents`` (optional) says the operator is defined on even lattice extents only.
 """
 
+import math
+
 from ..params import ListOf, Param
 from .wilson import WilsonDirac, kappa_to_mass
 
@@ -36,6 +38,9 @@ class Wilson:
             return ("kappa", "give exactly one of 'kappa' and 'mass'")
         if cfg["kappa"] is not None and cfg["kappa"] <= 0:
             return ("kappa", "kappa must be positive")
+        mass = cls.mass_of(cfg)
+        if not math.isfinite(mass) or 2 * mass + 8 == 0:
+            return (given[0], f"gives the bare mass m = {mass}, where kappa = 1 / (2 m + 8) is not finite")
         if cfg["boundary"] != "lattice" and isinstance(cfg["boundary"], str):
             return ("boundary", "expected a list of 4 numbers or 'lattice'")
         return None

@@ -24,28 +24,27 @@ import math
 
 import numpy as np
 
-from ..errors import DeckError
-from ..params import Param, Validator
+from ..params import Component, Param
 from .base import Solver
 from .fallback import STAGNATION_PARAMS, STAGNATION_WINDOW, ResidualIncreases, Stagnation
 from .mixed_solve import MixedSolve, timed
 from .precisions import MIXED_PARAMS, MixedPrecision, confined
 
 
-def validate_preconditioner(value, registry):
-    """GCR's ``preconditioner`` key: 'none', or a solver (a table with kind, or a registered solver's
-    name as shorthand for ``{kind = NAME}``) validated as a nested component. Returns (the validated
-    value, None) or (None, (key relative to the GCR table, message))."""
-    if value == "none":
-        return value, None
-    names = registry.names("solvers")
-    if isinstance(value, str) and value not in names:
-        return None, ("preconditioner", f"expected 'none' or a solver (a table with kind, or one of the "
-                                        f"registered solvers: {', '.join(names)}), got {value!r}")
-    try:
-        return Validator(registry).component("solvers", value, stage=None, key="preconditioner"), None
-    except DeckError as exc:
-        return None, (exc.key, exc.reason)
+def preconditioner_param(doc):
+    """The ``preconditioner`` key of GCR and GMRES-DR: 'none', or a solver (a table with kind, or a registered
+    solver's name as shorthand for ``{kind = NAME}``), validated as a nested component by the deck's own
+    validator (its keys named as preconditioner.KEY, its paths resolved from the deck's folder)."""
+    return Param((Component("solvers"), str), "none", doc)
+
+
+def check_preconditioner(value, registry):
+    """(key, message) for a string ``preconditioner`` that is not 'none' (a solver's name became a table), else
+    None."""
+    if isinstance(value, str) and value != "none":
+        return ("preconditioner", f"expected 'none' or a solver (a table with kind, or one of the registered solvers: "
+                f"{', '.join(registry.names('solvers'))}), got {value!r}")
+    return None
 
 
 class Preconditioner:
@@ -79,9 +78,10 @@ class GCR(MixedPrecision, Solver):
     name = "gcr"
     description = "restarted flexible generalized conjugate residual, cycles in the sloppy precision"
     params = dict(Solver.params, **MIXED_PARAMS, **STAGNATION_PARAMS,
-                  nkrylov=Param(int, 16, "Krylov vectors kept before a restart"),
-                  preconditioner=Param((dict, str), "none", "solver used as preconditioner (a table with kind, "
-                                       "or a solver's name), or 'none'"))
+                  nkrylov=Param(int, 16, "Krylov vectors kept before a restart",
+                                check=lambda n: None if n >= 1 else f"must be >= 1, got {n}"),
+                  preconditioner=preconditioner_param("solver used as preconditioner (a table with kind, or a "
+                                                      "solver's name), or 'none'"))
 
     def __init__(self, preconditioner=None, nkrylov=16, stagnation_window=STAGNATION_WINDOW, **kw):
         if preconditioner is not None and not callable(preconditioner):
@@ -91,13 +91,8 @@ class GCR(MixedPrecision, Solver):
 
     @classmethod
     def validate_config(cls, cfg, registry):
-        """The precision keys, then the nested ``preconditioner`` (replaced by its validated table
-        with defaults filled in); an error in it names the nested key, e.g. preconditioner.omega."""
-        problem = super().validate_config(cfg, registry)
-        if problem:
-            return problem
-        cfg["preconditioner"], problem = validate_preconditioner(cfg["preconditioner"], registry)
-        return problem
+        """The precision keys, then the ``preconditioner`` (validated as a nested component already)."""
+        return super().validate_config(cfg, registry) or check_preconditioner(cfg["preconditioner"], registry)
 
     def solve(self, op, b, x0=None):
         ms = MixedSolve(self, op, b)

@@ -56,7 +56,7 @@ from ..precision import DOUBLE, resolve
 from ..registry import get_registry
 from .base import Solver
 from .fallback import STAGNATION_PARAMS, STAGNATION_WINDOW, ResidualIncreases, Stagnation
-from .gcr import Preconditioner, validate_preconditioner
+from .gcr import Preconditioner, check_preconditioner, preconditioner_param
 from .mixed_solve import MixedSolve, timed
 from .precisions import MIXED_PARAMS, MixedPrecision
 
@@ -111,8 +111,8 @@ class GMRESDR(MixedPrecision, Solver):
                              check=lambda v: None if v >= 1 else "must be >= 1"),
                   precision_basis=Param(str, "sloppy", "precision the Arnoldi basis V (and Z = K V) is stored in; "
                                         "'sloppy' = the sloppy precision"),
-                  preconditioner=Param((dict, str), "none", "solver used as right preconditioner (flexible: a "
-                                       "table with kind, or a solver's name), or 'none'"))
+                  preconditioner=preconditioner_param("solver used as right preconditioner (flexible: a table "
+                                                      "with kind, or a solver's name), or 'none'"))
 
     def __init__(self, preconditioner=None, n_kr=24, n_ev=8, precision_basis="sloppy",
                  stagnation_window=STAGNATION_WINDOW, **kw):
@@ -140,8 +140,7 @@ class GMRESDR(MixedPrecision, Solver):
                 resolve(registry, cfg["precision_basis"])
             except HpcmixError as exc:
                 return "precision_basis", str(exc)
-        cfg["preconditioner"], problem = validate_preconditioner(cfg["preconditioner"], registry)
-        return problem
+        return check_preconditioner(cfg["preconditioner"], registry)
 
     def basis_precision(self, low):
         """The precision of V and Z while the cycles apply the sloppy operator ``low``."""

@@ -13,7 +13,8 @@ from .base import Solver
 class MR(Solver):
     name = "mr"
     description = "minimal residual (a smoother and preconditioner)"
-    params = dict(Solver.params, omega=Param(float, 1.0, "over-relaxation parameter"))
+    params = dict(Solver.params, omega=Param(float, 1.0, "over-relaxation parameter",
+                                             check=lambda w: None if 0 < w < 2 else f"must lie in (0, 2), got {w}"))
 
     def __init__(self, omega=1.0, **kw):
         super().__init__(omega=omega, **kw)

@@ -25,6 +25,7 @@ from ..solvers.trlm import EigenResult, TRLM
 from .base import Stage, backend_fields
 
 CHEBYSHEV_KEYS = {"degree": int, "a_min": (int, float), "a_max": (int, float)}
+MAX_DEGREE = 1000      # a Chebyshev step costs `degree` applications of the operator
 
 
 class EigensolveStage(Stage):
@@ -59,8 +60,9 @@ class EigensolveStage(Stage):
                 return f"chebyshev.{key}", f"expected a number, got {value!r}"
         if cheb and ("degree" not in cheb or "a_min" not in cheb):
             return "chebyshev", "needs degree and a_min (a_max is estimated where absent)"
-        if cheb and (cheb["degree"] < 1 or cheb["a_min"] <= 0 or cheb.get("a_max", np.inf) <= cheb["a_min"]):
-            return "chebyshev", f"needs degree >= 1 and 0 < a_min < a_max, got {cheb}"
+        if cheb and not (1 <= cheb["degree"] <= MAX_DEGREE and 0 < cheb["a_min"] < cheb.get("a_max", np.inf)
+                         and all(math.isfinite(v) for v in cheb.values())):
+            return "chebyshev", f"needs 1 <= degree <= {MAX_DEGREE} and finite 0 < a_min < a_max, got {cheb}"
         try:
             resolve(registry, cfg["precision"])
         except Exception as exc:                        # the registry's message names the precisions

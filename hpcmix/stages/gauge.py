@@ -148,13 +148,17 @@ class SaveGauge(Stage):
 
     @staticmethod
     def check_inputs(cfg, validator, stage):
-        """The file to write must not exist yet (it is never replaced)."""
+        """The file to write must not exist yet (it is never replaced), nor be written by an earlier stage."""
         path = Path(cfg["file"])
         if path.is_dir():
             raise validator.error(f"{path} is a directory; name the file to write", stage, "file")
         if path.exists():
             raise validator.error(f"{path} exists; save_gauge never replaces a file (remove it or choose "
                                   "another name)", stage, "file")
+        earlier = [name for name, other in validator.configs.items() if other.get("file") == cfg["file"]]
+        if earlier:
+            raise validator.error(f"{path} is written by the earlier stage '{earlier[0]}' already; save_gauge "
+                                  "never replaces a file (choose another name)", stage, "file")
 
     @staticmethod
     def memory(cfg, local_dims, registry):

@@ -282,7 +282,7 @@ class PropagatorStage(Stage):
         eigenvectors found for the same operator, and the system is the even-odd M x = b whose normal
         operator those modes belong to."""
         name = cfg["deflation"]
-        if not name:
+        if isinstance(name, str) and not name:
             return
         if cfg["solve"] != "M" or not cfg["evenodd"]:
             raise validator.error("deflation needs solve = \"M\" and evenodd = true (the modes are those of the "

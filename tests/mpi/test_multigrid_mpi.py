@@ -1,7 +1,13 @@
 """Adaptive multigrid on the distributed lattice (run under mpiexec -n 2 or 4 with --with-mpi), against one rank,
 on process grids that split every direction somewhere (coarse local extents 1 and 2 included): the Galerkin
 coarse operator built from the same null vectors, and applied with its halo exchange, is the same to rounding;
-the whole setup and MG-GCR solve agree to the solve's accuracy with the same outer iterations."""
+the whole setup and MG-GCR solve (the coarsest level by the dense LU, gathered from every rank) agree to the
+solve's accuracy with the same outer iterations; a setup saved on one rank loads on the process grid, and one
+saved on the grid loads on one rank, with the same coarse operators and the same solve to rounding."""
+
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,10 +39,10 @@ def dirac(lattice):
     return WilsonDirac(GaugeField.weak(lattice, 9, 0.5), kappa_to_mass(0.15), boundary=(1, -1, 1, -1), csw=1.0)
 
 
-def solve(lattice, b):
-    """(multigrid, the MG-GCR result with the solution as a canonical local array)."""
+def solve(lattice, b, setup=None):
+    """(multigrid, the MG-GCR result with the solution as a canonical local array); ``setup``: its files."""
     f = dirac(lattice).on_backend(NumbaBackend())
-    mg = Multigrid(levels=LEVELS, setup_maxiter=20)
+    mg = Multigrid(levels=LEVELS, setup_maxiter=20, setup=setup)
     mg.setup(f)
     res = GCR(tol=TOL, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), f.import_field(b))
     res.x = f.export_field(res.x)
@@ -44,10 +50,22 @@ def solve(lattice, b):
 
 
 @pytest.fixture(scope="module")
-def serial():
+def folder():
+    """A temporary folder every rank sees (rank 0's)."""
+    comm = MPI.COMM_WORLD
+    path = Path(comm.bcast(tempfile.mkdtemp() if comm.rank == 0 else None))
+    yield path
+    comm.barrier()
+    if comm.rank == 0:
+        shutil.rmtree(path)
+
+
+@pytest.fixture(scope="module")
+def serial(folder):
+    """(b, (multigrid, result)) on one rank, each rank's setup saved as serial<rank>.h5."""
     lattice = Lattice(DIMS, comm=MPI.COMM_SELF)
     b = global_random(lattice.global_shape + (4, 3), 12)
-    return b, solve(lattice, b)
+    return b, solve(lattice, b, {"save": str(folder / f"serial{MPI.COMM_WORLD.rank}.h5")})
 
 
 def same_coarse(coarse, coarse1, tol):
@@ -95,3 +113,45 @@ def test_multigrid_solve_agrees_with_one_rank(serial, index):
     assert abs(res.iterations - res1.iterations) <= 1
     x1 = lattice.scatter(res1.x)
     assert lattice.pg.max(float(np.abs(res.x - x1).max())) <= 1e-8 * np.abs(res1.x).max()
+
+
+def same_solve(res, res1, lattice, tol):
+    """The same outer iterations, and solutions equal to ``tol`` relative to the largest entry."""
+    x1 = lattice.scatter(res1.x)
+    return res.iterations == res1.iterations and \
+        lattice.pg.max(float(np.abs(res.x - x1).max())) <= tol * np.abs(res1.x).max()
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("index", range(2))
+def test_setup_saved_on_one_rank_loads_on_the_grid(serial, folder, index):
+    """The one-rank file read by every rank's hyperslab: the same coarse operators (stored values bitwise; applied
+    to rounding) and the same solve to rounding (only the order of the global sums differs)."""
+    if index >= len(grids()):
+        pytest.skip("no such grid at this size")
+    b, (mg1, res1) = serial
+    lattice = Lattice(DIMS, grids()[index])
+    mg, res = solve(lattice, lattice.scatter(b), {"load": str(folder / "serial0.h5")})
+    assert mg.hierarchy.origin == "loaded"
+    for level, level1 in zip(mg.hierarchy.levels, mg1.hierarchy.levels):
+        assert same_coarse(level.coarse, level1.coarse, 1e-15)
+    assert res.converged and same_solve(res, res1, lattice, 1e-11)
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("index", range(2))
+def test_setup_saved_on_the_grid_loads_on_one_rank(serial, folder, index):
+    """The file written by every rank's hyperslab in turn, read on one rank: the same coarse operators, the same
+    solve to rounding."""
+    if index >= len(grids()):
+        pytest.skip("no such grid at this size")
+    b, _ = serial
+    lattice = Lattice(DIMS, grids()[index])
+    path = str(folder / f"grid{index}.h5")
+    mg, res = solve(lattice, lattice.scatter(b), {"save": path})
+    one = Lattice(DIMS, comm=MPI.COMM_SELF)
+    mg1, res1 = solve(one, b, {"load": path})
+    assert mg1.hierarchy.origin == "loaded"
+    for level, level1 in zip(mg.hierarchy.levels, mg1.hierarchy.levels):
+        assert same_coarse(level.coarse, level1.coarse, 1e-15)
+    assert res1.converged and same_solve(res, res1, lattice, 1e-11)

@@ -6,7 +6,9 @@ One application z = K r at level l (operator A_l, transfer P_l, coarse operator 
     e += P_l GCR(D, tol = coarse_tol)^-1 P_l^dag s,  s = r - A_l e;  nu_post smoothing steps;
 
 the coarse system is solved by flexible GCR in ``coarse_precision``, itself preconditioned by the K-cycle of
-level l + 1 where there is one (a K-cycle: a Krylov solve wraps each coarser level). The smoother is MR
+level l + 1 where there is one (a K-cycle: a Krylov solve wraps each coarser level); on the coarsest level by GCR
+or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to double precision
+(:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
 (:mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
 default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's
 preconditioner, K changes from one application to the next, which flexible GCR allows; convergence is judged by
@@ -15,20 +17,38 @@ the outer GCR on the true residual.
 :class:`Multigrid` is the registered solver ``multigrid``: ``mg = Multigrid(levels=[...], ...)``,
 ``mg.setup(fields)`` (fields: a WilsonFields) builds the hierarchy once, then ``GCR(preconditioner=mg)``
 solves M x = b on ``fields.operator()`` for any number of right-hand sides; each application is one K-cycle.
+``setup = {save, load, refresh}`` writes the setup to a file after it is built and reads it back in a later run
+(:mod:`.persistence`, :mod:`.reuse`); ``mg.hierarchy.origin`` and ``mg.note`` say what was done.
 """
 
 import time
+from pathlib import Path
 
 from ...errors import DeckError, HpcmixError
-from ...params import ListOf, Param
+from ...params import ListOf, Param, PathParam, Table
 from ...precision import DOUBLE, HALF, SINGLE
 from ..base import Solver, SolveResult
 from ..bicgstab import BiCGstab
 from ..gcr import GCR
+from .coarsest import LU_MAX_DOF, DenseCoarsest
 from .hierarchy import Hierarchy
+from .levels import WilsonLevel
+from .persistence import operator_identity, write_setup
+from .reuse import choose
 from .smoother import EvenOddSmoother, mr_smooth
 
 COARSE_PRECISIONS = {"double": DOUBLE, "single": SINGLE, "half": HALF}
+#: ``setup = {...}``: persistence and reuse of the setup.
+SETUP_FILES = {
+    "save": Param(PathParam(must_exist=False), None, "write the setup to this HDF5 file once it is built (relative "
+                  "to the deck's folder; never over an existing file but the one loaded)"),
+    "load": Param(PathParam(must_exist=False), None, "read the setup from this file instead of building it where "
+                  "it was made with the same levels, setup_tol, setup_maxiter and seed (else it is built afresh, "
+                  "with a warning); may be missing only where it is also the save target"),
+    "refresh": Param(int, None, "for another operator (a changed gauge field): relax the loaded vectors with this "
+                     "many setup iterations each and rebuild P and the coarse operators, instead of building afresh",
+                     check=lambda v: None if v >= 1 else "must be >= 1"),
+}
 
 
 class KCycle(Solver):
@@ -40,15 +60,22 @@ class KCycle(Solver):
         super().__init__()
         self.mg, self.index = mg, index
         level = mg.hierarchy.levels[index]
-        coarser = KCycle(mg, index + 1) if index + 1 < len(mg.hierarchy.levels) else None
+        coarsest = index + 1 == len(mg.hierarchy.levels)
         self.coarse_op = level.coarse.at(COARSE_PRECISIONS[mg.coarse_precision])
-        self.coarse_solver = GCR(tol=mg.coarse_tol, maxiter=mg.coarse_maxiter, nkrylov=mg.coarse_nkrylov,
-                                 precision=self.coarse_op.precision, preconditioner=coarser)
+        level.stats.update(coarse_bytes=self.coarse_op.nbytes(), cycles=0, coarse_iterations=0, coarse_seconds=0.0,
+                           operator_applications=0, seconds=0.0)
+        if coarsest and mg.coarsest_solver(self.coarse_op) == "lu":
+            self.coarse_solver = DenseCoarsest(self.coarse_op)
+            level.stats.update(coarsest="lu", coarsest_setup_seconds=self.coarse_solver.seconds)
+        else:
+            self.coarse_solver = GCR(tol=mg.coarse_tol, maxiter=mg.coarse_maxiter, nkrylov=mg.coarse_nkrylov,
+                                     precision=self.coarse_op.precision,
+                                     preconditioner=None if coarsest else KCycle(mg, index + 1))
+            if coarsest:
+                level.stats.update(coarsest="gcr")
         self.level = level
         evenodd = index == 0 and mg.smoother == "evenodd"
         self.smooth = EvenOddSmoother(level.fine.fields) if evenodd else mr_smooth
-        level.stats.update(coarse_bytes=self.coarse_op.nbytes(), cycles=0, coarse_iterations=0,
-                           operator_applications=0, seconds=0.0)
 
     def solve(self, op, r, x0=None):
         t0 = time.perf_counter()
@@ -64,6 +91,7 @@ class KCycle(Solver):
         stats = level.stats
         stats["cycles"] += 1
         stats["coarse_iterations"] += coarse.iterations
+        stats["coarse_seconds"] += coarse.seconds
         stats["operator_applications"] += applied
         stats["seconds"] += seconds
         return SolveResult(x=e, solver=f"kcycle[level {self.index}]", iterations=1, reason="one K-cycle",
@@ -114,11 +142,15 @@ class Multigrid(Solver):
         "setup_maxiter": Param(int, 20, "BiCGstab iterations of each near-null vector at most (more do not "
                                "make the vectors better)"),
         "seed": Param(int, 0, "seed of the random starts of the near-null vectors"),
+        "coarsest": Param(str, "auto", "the coarsest level's solver: the dense fp32 LU with iterative refinement to "
+                          f"double (lu), GCR to coarse_tol (gcr), or auto: lu up to {LU_MAX_DOF} global dofs",
+                          choices=("auto", "lu", "gcr")),
+        "setup": Param(Table(SETUP_FILES), None, "persistence of the setup: {save = path, load = path, refresh = N}"),
     }
 
     def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", omega=0.85, coarse_tol=0.25,
                  coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
-                 seed=0, **kw):
+                 seed=0, coarsest="auto", setup=None, **kw):
         levels = levels if levels is not None else self.params["levels"].default
         problem = check_levels(levels)
         if problem:
@@ -126,19 +158,54 @@ class Multigrid(Solver):
         super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother, omega=omega,
                          coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
                          coarse_precision=coarse_precision, setup_tol=setup_tol, setup_maxiter=setup_maxiter,
-                         seed=seed, **kw)
-        self.hierarchy, self.cycle = None, None
+                         seed=seed, coarsest=coarsest, **kw)
+        self.files = dict(setup or {})        # not self.setup: that is the method
+        self.hierarchy, self.cycle, self.note = None, None, None
 
     @classmethod
     def validate_config(cls, cfg, registry):
-        """Every key is checked by its Param; there is no ``precision`` key (the K-cycle works in the
-        precision of the operator it is given, the coarse levels in ``coarse_precision``)."""
+        """Every key is checked by its Param (there is no ``precision`` key: the K-cycle works in the precision
+        of the operator it is given, the coarse levels in ``coarse_precision``); a setup to load must exist (or be
+        the save target too), one to save must not (unless it is the one loaded), and a refresh needs a load."""
+        files = cfg["setup"] or {}
+        load, save = files.get("load"), files.get("save")
+        if load and load != save and not Path(load).is_file():
+            return ("setup.load", (f"file not found: {load} (only a load that is also the save target may be missing: "
+                                   "the first run makes it)"))
+        if save and save != load and Path(save).exists():
+            return ("setup.save", (f"{save} exists; a saved setup is never replaced (remove it, choose another name, "
+                                   "or load it too: load = save keeps one file current)"))
+        if files.get("refresh") is not None and not load:
+            return ("setup.refresh", "refreshes a loaded setup: give setup.load too")
         return None
 
+    def coarsest_solver(self, op):
+        """"lu" or "gcr" for the coarsest operator ``op`` (``coarsest``; "auto": lu up to LU_MAX_DOF global dofs)."""
+        if self.coarsest != "auto":
+            return self.coarsest
+        return "lu" if op.lattice.volume * op.dofs <= LU_MAX_DOF else "gcr"
+
+    def setup_parameters(self):
+        """The keys that determine a setup (a saved one made with others is not used), as its file records them."""
+        return {"levels": [{"block": [int(b) for b in spec["block"]], "n_vec": int(spec["n_vec"])}
+                           for spec in self.levels],
+                "setup_tol": float(self.setup_tol), "setup_maxiter": int(self.setup_maxiter), "seed": int(self.seed)}
+
     def setup(self, fields):
-        """Build the hierarchy below ``fields`` (a WilsonFields) once; later solves reuse it. Returns it."""
-        self.hierarchy = Hierarchy(fields, self.levels, BiCGstab(tol=self.setup_tol, maxiter=self.setup_maxiter),
-                                   self.seed)
+        """Build the hierarchy below ``fields`` (a WilsonFields) once, or take it from ``setup.load`` (:mod:`.reuse`)
+        and write it to ``setup.save``; later solves reuse it. Returns it."""
+        t0 = time.perf_counter()
+        load, save = self.files.get("load"), self.files.get("save")
+        parameters = self.setup_parameters()
+        identity = operator_identity(WilsonLevel(fields)) if load or save else None
+        saved, refresh, self.note = choose(self.files, fields.lattice, parameters, identity)
+        file_seconds = time.perf_counter() - t0
+        maxiter = self.files["refresh"] if refresh else self.setup_maxiter
+        solver = BiCGstab(tol=self.setup_tol, maxiter=maxiter) if saved is None or refresh else None
+        self.hierarchy = Hierarchy(fields, self.levels, solver, self.seed, saved)
+        if save and (self.hierarchy.origin != "loaded" or save != load):
+            file_seconds += write_setup(save, self.hierarchy, parameters, identity, replace=save == load)
+        self.hierarchy.file_seconds = file_seconds
         self.cycle = KCycle(self, 0)
         return self.hierarchy
 

@@ -20,11 +20,18 @@ def random_vector(lattice, dofs, seed):
 
 def near_null_vectors(level, n_vec, solver, seed, index=0):
     """``n_vec`` near-null vectors of ``level`` (canonical arrays) relaxed by ``solver`` (e.g. BiCGstab with the
-    setup's tol and maxiter); ``index`` is the level's number (0 = finest). Returns (the vectors, the setup
-    solver's iterations summed over them)."""
+    setup's tol and maxiter) from random starts; ``index`` is the level's number (0 = finest). Returns (the
+    vectors, the setup solver's iterations summed over them)."""
+    starts = (random_vector(level.lattice, level.dofs, [seed, index, k]) for k in range(n_vec))
+    return relax(level, starts, solver)
+
+
+def relax(level, starts, solver):
+    """The canonical arrays ``starts`` relaxed against A v = 0 on ``level`` by ``solver`` (module doc; a refresh
+    relaxes a saved setup's vectors again). Returns (the vectors, the solver's iterations summed over them)."""
     vectors, iterations = [], 0
-    for k in range(n_vec):
-        v, its = level.relax(solver, level.from_array(random_vector(level.lattice, level.dofs, [seed, index, k])))
+    for x0 in starts:
+        v, its = level.relax(solver, level.from_array(x0))
         iterations += its
         vectors.append(level.to_array(v))
     return vectors, iterations

@@ -53,6 +53,24 @@ class Transfer:
         blocks = blocking.to_blocks(stacked)                                          # [Tc..Xc, 2, bd, n]
         self.basis = orthonormalize(np.ascontiguousarray(np.swapaxes(blocks, -1, -2)), blocking.level)  # [.., 2, n, bd]
 
+    @classmethod
+    def from_basis(cls, blocking, basis):
+        """P from a block-orthonormal ``basis[Tc, Zc, Yc, Xc, 2, n_vec, block_dofs]`` as :attr:`basis` holds it
+        (a saved setup's), taken as it is."""
+        transfer = cls.__new__(cls)
+        transfer.blocking, transfer.n_vec = blocking, basis.shape[-2]
+        transfer.coarse_dofs = 2 * transfer.n_vec
+        transfer.basis = np.ascontiguousarray(basis, dtype=np.complex128)
+        return transfer
+
+    def vectors(self):
+        """n_vec fine vectors with P's range, block by block: w_k = P (e_k + e_{n_vec + k}) (basis vector k of
+        both chiralities on every block), as canonical arrays, one at a time; a refresh relaxes them again."""
+        for k in range(self.n_vec):
+            c = np.zeros(self.blocking.coarse_shape + (self.coarse_dofs,), dtype=np.complex128)
+            c[..., k] = c[..., self.n_vec + k] = 1
+            yield self.prolong(c)
+
     def restrict(self, fine):
         """P^dag f: fine ``[T, Z, Y, X, dofs, *rest]`` -> coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]``."""
         f = self.blocking.to_blocks(np.asarray(fine, dtype=np.complex128))           # [.., 2, bd, *rest]
