@@ -12,8 +12,7 @@ import pytest
 
 from mpi_helpers import ROOT
 
-REGISTRY_SENSITIVE = ["tests/test_deck_errors.py", "tests/test_precision.py", "tests/test_backend_plugin.py",
-                      "tests/test_mixed_deck.py", "tests/test_deflation_deck.py"]
+REGISTRY_SENSITIVE = ["tests/test_deck_errors.py", "tests/test_precision.py", "tests/test_backend_plugin.py"]
 
 
 def test_registry_sensitive_tests_pass_without_the_installed_plugins():
