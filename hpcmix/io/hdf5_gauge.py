@@ -17,11 +17,10 @@ import numpy as np
 from ..comm import collective
 from ..errors import FormatError
 from ..fields import GaugeField
-from .atomic import temporary
 from .checksum import scidac_sums
 from .formats import GaugeFormat
 from .links import verify_links
-from .sitefile import finish, refuse_existing
+from .sitefile import refuse_existing, write_in_turns
 from .warn import warn, warn_unverified
 
 FORMAT = "hpcmix-gauge"
@@ -145,9 +144,5 @@ class HDF5GaugeFormat(GaugeFormat):
             with h5py.File(tmp, "r+") as h5:
                 h5[DATASET][lattice.box()] = stored
 
-        with temporary(tmp, owner=pg.rank == 0):
-            collective(pg, create, FormatError)
-            for turn in range(pg.size):  # serial HDF5: ranks write their hyperslabs one after the other
-                collective(pg, lambda: write_box() if pg.rank == turn else None, FormatError)
-            collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
+        write_in_turns(pg, tmp, path, overwrite, create, write_box)
         return attrs

@@ -47,6 +47,17 @@ def finish(tmp, path, overwrite):
                           "overwrite it", file=path) from None
 
 
+def write_in_turns(pg, tmp, path, overwrite, create, write_part):
+    """Collective: rank 0 makes the file ``tmp`` (``create()``), every rank writes its part (``write_part()``)
+    in turn (one writer at a time: the I/O libraries here are serial), and rank 0 moves the file to ``path``
+    (:func:`finish`); ``tmp`` is removed where a step fails, a FormatError on every rank."""
+    with temporary(tmp, owner=pg.rank == 0):
+        collective(pg, lambda: create() if pg.rank == 0 else None, FormatError)
+        for turn in range(pg.size):
+            collective(pg, lambda: write_part() if pg.rank == turn else None, FormatError)
+        collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
+
+
 def _create(tmp, head, data_end, tail):
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "wb") as f:
@@ -76,8 +87,5 @@ def write_file(path, lattice, head, local, tail=b"", overwrite=False):
     data_end = len(head) + lattice.volume * site_bytes
     rows = np.ascontiguousarray(local).reshape(-1, lattice.local_dims[0] * site_bytes)
     starts = len(head) + lattice.global_index()[..., 0].ravel() * site_bytes
-    with temporary(tmp, owner=pg.rank == 0):
-        collective(pg, lambda: _create(tmp, head, data_end, tail) if pg.rank == 0 else None, FormatError)
-        for turn in range(pg.size):
-            collective(pg, lambda: _write_rows(tmp, rows, starts) if pg.rank == turn else None, FormatError)
-        collective(pg, lambda: finish(tmp, path, overwrite) if pg.rank == 0 else None, FormatError)
+    write_in_turns(pg, tmp, path, overwrite, lambda: _create(tmp, head, data_end, tail),
+                   lambda: _write_rows(tmp, rows, starts))

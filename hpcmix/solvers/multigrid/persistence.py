@@ -30,10 +30,9 @@ import numpy as np
 from ... import __version__
 from ...comm import collective
 from ...errors import FormatError
-from ...io.atomic import temporary
 from ...io.checksum import compare
 from ...io.hdf5_gauge import checksum
-from ...io.sitefile import finish, refuse_existing
+from ...io.sitefile import refuse_existing, write_in_turns
 from .nullspace import random_vector
 
 FORMAT = "hpcmix-multigrid-setup"
@@ -108,11 +107,7 @@ def write_setup(path, hierarchy, parameters, identity, replace=False):
             for name, (lat, local) in data.items():
                 h5[name][lat.box()] = local
 
-    with temporary(tmp, owner=pg.rank == 0):
-        collective(pg, create, FormatError)
-        for turn in range(pg.size):          # serial HDF5: ranks write their hyperslabs one after the other
-            collective(pg, lambda: write_boxes() if pg.rank == turn else None, FormatError)
-        collective(pg, lambda: finish(tmp, path, replace) if pg.rank == 0 else None, FormatError)
+    write_in_turns(pg, tmp, path, replace, create, write_boxes)
     return time.perf_counter() - t0
 
 
