@@ -31,3 +31,12 @@ def run_mpi(n, args, timeout=600, cwd=ROOT, env=None):
     env = {k: v for k, v in env.items() if v is not None}
     return subprocess.run(mpiexec() + ["-n", str(n)] + list(args), cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def benchmark(name):
+    """The module benchmarks/bench_<name>.py, imported from the checkout."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"bench_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

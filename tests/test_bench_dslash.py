@@ -4,7 +4,6 @@ with complex boundary phases and an asymmetric lattice."""
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,18 +15,15 @@ from hpcmix.operators.gamma import GAMMA5
 from hpcmix.operators.wilson import WilsonDirac
 
 from lattice_helpers import random_spinor
+from mpi_helpers import benchmark
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dslash.py"
 BACKENDS = "numpy,numba" if importlib.util.find_spec("numba") is not None else "numpy"
 FIELDS = ["backend", "operator", "precision", "reconstruct", "sites_per_second", "gflops", "bytes_per_site",
           "gbytes_per_second", "stream_fraction", "threads"]
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("bench_dslash", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("dslash")
 
 
 def test_runs_at_size_4(capsys, tmp_path):

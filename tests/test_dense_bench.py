@@ -1,16 +1,10 @@
 """The dense benchmark runs end to end at toy sizes and prints its Markdown tables."""
 
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dense.py"
+from mpi_helpers import benchmark
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("bench_dense", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("dense")
 
 
 def test_speed_runs(capsys):

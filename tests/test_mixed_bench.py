@@ -1,15 +1,12 @@
 """The mixed-precision benchmark runs end to end at a toy setting (8^4, heavy quark) and prints its
 Markdown table; skipped without the shared data."""
 
-import importlib.util
 
-from mpi_helpers import ROOT
+from mpi_helpers import benchmark
 
 
 def test_bench_mixed_runs(shared_data, capsys):
-    spec = importlib.util.spec_from_file_location("bench_mixed", ROOT / "benchmarks" / "bench_mixed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark("mixed")
     args = ["--gauge", str(shared_data / "gauge" / "milc" / "lat.sample.l8888"), "--size", "8", "--repeats", "1",
             "--kappa", "0.1", "--tol", "1e-8", "--precisions", "half", "--reconstruct-sloppy", "12"]
     assert bench.main(args) == 0

@@ -4,25 +4,19 @@ double-half CG (reliable updates) take at most 15% more iterations than double C
 restarted defect correction at the same precisions. About 5 minutes on 2 cores, hence slow; the same
 table is ``python benchmarks/bench_mixed.py --table``."""
 
-import importlib.util
 
 import pytest
 
-from mpi_helpers import ROOT
+from mpi_helpers import benchmark
 
 TOL = 1e-10
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_mixed", ROOT / "benchmarks" / "bench_mixed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_mixed_cg_iterations_on_l8888(shared_data):
-    bench = load_bench()
+    bench = benchmark("mixed")
     rows = bench.iteration_table(bench.load_gauge(shared_data / "gauge" / "milc" / "lat.sample.l8888", 8), TOL)
     bench.print_table(rows)
     assert all(r["true_residual"] <= TOL for r in rows)

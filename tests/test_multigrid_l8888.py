@@ -4,28 +4,22 @@ by the canonical operator) at every kappa, its outer iterations grow at most 1.5
 it needs 5x fewer iterations than even-odd CG and 10x fewer than unpreconditioned GCR. About 3 minutes on 2
 cores, hence slow; the same table is ``python benchmarks/bench_multigrid.py --block 4 2 2 2``."""
 
-import importlib.util
 
 import pytest
 
 from hpcmix.backends import DEFAULT_BACKEND, load_backend
 from hpcmix.registry import get_registry
 
-from mpi_helpers import ROOT
+from mpi_helpers import benchmark
 
 TOL = 1e-10
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_multigrid", ROOT / "benchmarks" / "bench_multigrid.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_multigrid_iterations_flat_over_kappa_on_l8888(shared_data):
-    bench = load_bench()
+    bench = benchmark("multigrid")
     gauge = bench.load_gauge(shared_data / "gauge" / "milc" / "lat.sample.l8888", 8)
     backend = load_backend(get_registry(), DEFAULT_BACKEND)
     rows = [bench.row(gauge, kappa, 0.0, backend, TOL, (4, 2, 2, 2), 24, gcr=kappa == 0.157)
