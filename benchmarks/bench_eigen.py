@@ -3,7 +3,7 @@
 Peers (``peers``): the 64 lowest eigenpairs (``--n-ev``) of the even-odd normal operator Mhat^dag Mhat of
 Wilson fermions at kappa 0.155 on ``lat.sample.l8888`` (8^4, beta 6.0, from the shared data), tol 1e-8,
 Krylov space 96 (``--n-kr``) for both solvers:
-  hpcmix  TRLM with Chebyshev acceleration (degree 16, a_min 1.0, a_max from a power iteration, which
+  hpcmix  TRLM with Chebyshev acceleration (degree 8, a_min 1.0, a_max from a power iteration, which
           is timed) on the backend's fields (``--backend``, default numba where it imports);
   ARPACK  scipy.sparse.linalg.eigsh (which = "SA") on Mhat^dag Mhat applied as two scipy.sparse CSR
           products (Mhat = M_ee - M_eo M_oo^-1 M_oe from the CSR matrix of M that bench_dslash builds, checked
@@ -66,7 +66,7 @@ ASQTAD_SOURCE = DATA / "fermion" / "ksvector.src.sample.l8"
 TOL_SOLVE = 1e-10
 #: Chebyshev window bottoms: above the 64th eigenvalue of each operator (0.76 Wilson, 129 asqtad).
 A_MIN = {"wilson": 1.0, "staggered": 200.0}
-DEGREE = 16
+DEGREE = 8
 
 
 def sibling(name):

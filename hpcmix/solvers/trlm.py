@@ -15,9 +15,9 @@ The Krylov basis V (``n_kr`` + 1 vectors, a block of the operator's space, in th
 with the block kernels), and H = V^dag p(A) V is kept whole, so a restarted basis needs no special case.
 At a restart the Ritz vectors of the ``n_keep`` largest Ritz values of p(A) replace the basis (V Y) and
 the residual vector follows them; Lanczos then extends that basis. Locking (as QUDA's): the leading Ritz
-pairs whose estimates meet the bound are locked at a restart: they stay at the front of the basis, out of
-the rotations and the small eigenproblem, and are decoupled from the new Lanczos vectors (their
-couplings, below tol, set to zero), which are still orthogonalized against them.
+pairs whose estimates are a hundredfold below the bound are locked at a restart: they stay at the front
+of the basis, out of the rotations and the small eigenproblem, and are decoupled from the new Lanczos
+vectors (their couplings, below tol, set to zero), which are still orthogonalized against them.
 
 Once ``n_ev`` Ritz pairs have residual estimates |beta y_last| of at most ``tol`` times the largest
 |Ritz value| of p(A), the eigenvalues of A are their Rayleigh quotients <v, A v>, and each pair is
@@ -39,6 +39,9 @@ from ..errors import SolverError
 from ..fields.block import block_times
 
 POWER_ITERATIONS = 30
+#: Pairs are locked once their estimates are this far below the bound: a pair locked just at the bound
+#: stops improving and may fail the final check on A (which then unlocks everything and costs a restart).
+LOCK_FACTOR = 0.01
 A_MAX_SAFETY = 1.1
 
 
@@ -176,7 +179,8 @@ class TRLM:
                 matvecs, inner_tol = result.matvecs, 0.1 * inner_tol      # the estimates were optimistic:
                 newly = -locked                                           # unlock all, tighten, go on
             else:
-                newly = int(np.argmin(converged)) if not converged.all() else len(converged)
+                lockable = estimate[:n_ev - locked] <= LOCK_FACTOR * inner_tol * largest
+                newly = int(np.argmin(lockable)) if not lockable.all() else len(lockable)
             restarts += 1
             active = n_keep - locked                  # V[locked:n_keep] <- V[locked:n_kr] Y (Ritz vectors)
             V.assign(locked, block_times(sp, V.part(locked, n_kr), Y[:, :active]))
