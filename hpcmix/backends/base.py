@@ -10,7 +10,9 @@ from ..errors import HpcmixError
 
 
 class BackendUnavailable(HpcmixError):
-    pass
+    """The deck's backend cannot run here (what it needs is missing): an input error, exit 2."""
+
+    exit_code = 2
 
 
 class Backend:

@@ -41,7 +41,8 @@ def _norm_block(block):
     return block.norm if block.norm is not None else _DUMMY_NORM_BLOCK
 
 
-def _scale(field):
+def scale_of(field):
+    """The fixed-point scale of ``field``'s storage (1 for IEEE precisions)."""
     return float(getattr(field.precision, "scale", 1.0))
 
 
@@ -128,7 +129,7 @@ class NumbaBackend(Backend):
         partial = np.empty(out.layout.nrows)
         args = [a for f in fields for a in (f.data, _norm(f))]
         self._run(key, out.data, _norm(out), *args, np.ascontiguousarray(c.real), np.ascontiguousarray(c.imag),
-                  _scale(out), partial)
+                  scale_of(out), partial)
         return float(partial.sum()) if norm else None
 
     def inner(self, a, b):
@@ -162,7 +163,7 @@ class NumbaBackend(Backend):
                               lambda: blas.block_lincomb_source(kv, ko, accumulate))
         c = np.array([complex(v) for v in coeffs])
         self._run(key, out.data, _norm(out), block.data, _norm_block(block), np.ascontiguousarray(c.real),
-                  np.ascontiguousarray(c.imag), _scale(out), np.empty(out.layout.nrows))
+                  np.ascontiguousarray(c.imag), scale_of(out), np.empty(out.layout.nrows))
         return None
 
     def wilson_face_pack(self, field, rows, d):
@@ -173,7 +174,7 @@ class NumbaBackend(Backend):
         out = np.empty((rows.size, 12, field.layout.xh), field.data.dtype)
         outn = np.empty((rows.size, field.layout.xh), np.float32) if kf else _DUMMY_NORM
         S = reference.projector_block(d).astype(np.result_type(field.precision.real_dtype, np.complex64))
-        self._run(key, field.data, _norm(field), rows, out, outn, _scale(field), np.ascontiguousarray(S.real),
+        self._run(key, field.data, _norm(field), rows, out, outn, scale_of(field), np.ascontiguousarray(S.real),
                   np.ascontiguousarray(S.imag))
         return out, (outn if kf else None)
 
@@ -192,7 +193,7 @@ class NumbaBackend(Backend):
         if kx is None or ko is None:
             return reference.site_blocks(out, x, blocks)
         key = self._generated(("site_blocks", kx, ko, x.data.dtype.str, out.data.dtype.str, blocks.dtype.str), lambda: blas.site_blocks_source(kx, ko))
-        self._run(key, out.data, _norm(out), x.data, _norm(x), blocks, _scale(out), np.empty(out.layout.nrows))
+        self._run(key, out.data, _norm(out), x.data, _norm(x), blocks, scale_of(out), np.empty(out.layout.nrows))
         return None
 
     def _hop(self, kind, out, psi, links, halo, rows):
@@ -205,7 +206,7 @@ class NumbaBackend(Backend):
         phase = _DUMMY_PHASE if links.phase is None else links.phase[p]
         self._run(key, out.data, _norm(out), psi.data, _norm(psi), halo.cg, halo.cgn, links.params[p], links.scale,
                   phase.astype(real, copy=False), out.layout.row_parity[p], out.layout.row_neighbour, rows,
-                  real.type(_scale(out)))
+                  real.type(scale_of(out)))
 
     def wilson_hop(self, out, psi, links, halo, rows):
         return self._hop("wilson", out, psi, links, halo, rows)

@@ -7,7 +7,9 @@ stored results agree bitwise; reductions are float64 partial sums per row (``par
 the caller. A fixed-point value decodes as fl32(q * norm), an output encodes as the reference's
 ``encode_reals`` does (norm = fl32(s / M), q = rint(v M / s), s the largest |component| of the site).
 The generators write one row's work as the body of ``for row in prange(nrows)``; :func:`blocked` turns
-that into blocks of rows whose work arrays are allocated once per block.
+that into blocks of rows whose work arrays are allocated once per block. The per-site statements
+(:func:`load`, :func:`combination_start`, :func:`combination_term`, :func:`product_term`) are shared with
+the CUDA kernels (:mod:`hpcmix.backends.cuda`).
 """
 
 import re
@@ -20,8 +22,8 @@ HEADER = ["import numpy as np", "from numba import njit, prange", "", "",
           "@njit(parallel=True, boundscheck=False, cache=True, nogil=True)"]
 
 
-def _load(name, fixed, k="k"):
-    """A float64 expression of component ``k`` of field ``name`` at (row, l)."""
+def load(name, fixed, k="k"):
+    """A float64 expression of component ``k`` of field ``name`` at (row, l) (shared with the CUDA kernels)."""
     if fixed:
         return f"np.float64(np.float32({name}[row, {k}, l]) * {name}n[row, l])"
     return f"np.float64({name}[row, {k}, l])"
@@ -75,7 +77,7 @@ def blocked(lines):
         "        for row in range(blk * nrows // nblk, (blk + 1) * nrows // nblk):"] + body
 
 
-def _combination_start(out_fixed, accumulate):
+def _combination_loop(out_fixed, accumulate):
     """The row loop of a linear combination up to its per-component sums ``vr``, ``vi`` (out's value where
     ``accumulate``, else 0)."""
     L = ["    for row in prange(nrows):",
@@ -83,10 +85,27 @@ def _combination_start(out_fixed, accumulate):
          "        wk = np.empty((nc, xh))",
          "        for j in range(nc // 2):",
          "            for l in range(xh):"]
+    return L + ["                " + s for s in combination_start(out_fixed, accumulate)]
+
+
+def combination_start(out_fixed, accumulate):
+    """Statements starting complex component j of a site's combination: (vr, vi) = out's value or 0."""
     if accumulate:
-        return L + [f"                vr = {_load('out', out_fixed, '2 * j')}",
-                    f"                vi = {_load('out', out_fixed, '2 * j + 1')}"]
-    return L + ["                vr = 0.0", "                vi = 0.0"]
+        return [f"vr = {load('out', out_fixed, '2 * j')}", f"vi = {load('out', out_fixed, '2 * j + 1')}"]
+    return ["vr = 0.0", "vi = 0.0"]
+
+
+def combination_term(i, fixed):
+    """Statements adding (c{i}r + i c{i}i) times field f{i} to complex component j (vr, vi), float64."""
+    return [f"ar = {load(f'f{i}', fixed, '2 * j')}", f"ai = {load(f'f{i}', fixed, '2 * j + 1')}",
+            f"vr = vr + (c{i}r * ar - c{i}i * ai)", f"vi = vi + (c{i}r * ai + c{i}i * ar)"]
+
+
+def product_term(a_fixed, b_fixed):
+    """Statements adding conj(a) b of complex component j to (sr, si), float64."""
+    return [f"ur = {load('a', a_fixed, '2 * j')}", f"ui = {load('a', a_fixed, '2 * j + 1')}",
+            f"vr = {load('b', b_fixed, '2 * j')}", f"vi = {load('b', b_fixed, '2 * j + 1')}",
+            "sr += ur * vr + ui * vi", "si += ur * vi - ui * vr"]
 
 
 def lincomb_source(in_fixed, out_fixed, accumulate, norm):
@@ -97,12 +116,9 @@ def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     L = HEADER + [f"def kernel(out, outn, {args}, cr, ci, scale, partial):",
                   "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]"]
     L += [f"    c{i}r, c{i}i = cr[{i}], ci[{i}]" for i in range(n)]
-    L += _combination_start(out_fixed, accumulate)
+    L += _combination_loop(out_fixed, accumulate)
     for i, fx in enumerate(in_fixed):
-        L += [f"                ar = {_load(f'f{i}', fx, '2 * j')}",
-              f"                ai = {_load(f'f{i}', fx, '2 * j + 1')}",
-              f"                vr = vr + (c{i}r * ar - c{i}i * ai)",
-              f"                vi = vi + (c{i}r * ai + c{i}i * ar)"]
+        L += ["                " + s for s in combination_term(i, fx)]
     L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, norm)
     L += ["        partial[row] = acc"]
@@ -117,15 +133,10 @@ def reduce_source(a_fixed, b_fixed):
                   "        sr = 0.0",
                   "        si = 0.0",
                   "        for j in range(nc // 2):",
-                  "            for l in range(xh):",
-                  f"                ur = {_load('a', a_fixed, '2 * j')}",
-                  f"                ui = {_load('a', a_fixed, '2 * j + 1')}",
-                  f"                vr = {_load('b', b_fixed, '2 * j')}",
-                  f"                vi = {_load('b', b_fixed, '2 * j + 1')}",
-                  "                sr += ur * vr + ui * vi",
-                  "                si += ur * vi - ui * vr",
-                  "        pre[row] = sr",
-                  "        pim[row] = si"]
+                  "            for l in range(xh):"]
+    L += ["                " + s for s in product_term(a_fixed, b_fixed)]
+    L += ["        pre[row] = sr",
+          "        pim[row] = si"]
     return "\n".join(blocked(L)) + "\n"
 
 
@@ -134,12 +145,12 @@ def block_lincomb_source(in_fixed, out_fixed, accumulate):
     fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
     L = HEADER + ["def kernel(out, outn, v, vn, cr, ci, scale, partial):",
                   "    nrows, nc, xh, n = partial.shape[0], out.shape[1], out.shape[2], v.shape[0]"]
-    L += _combination_start(out_fixed, accumulate)
-    load = (lambda k: f"np.float64(np.float32(v[i, row, {k}, l]) * vn[i, row, l])") if in_fixed else \
+    L += _combination_loop(out_fixed, accumulate)
+    load_v = (lambda k: f"np.float64(np.float32(v[i, row, {k}, l]) * vn[i, row, l])") if in_fixed else \
         (lambda k: f"np.float64(v[i, row, {k}, l])")
     L += ["                for i in range(n):",
-          f"                    ar = {load('2 * j')}",
-          f"                    ai = {load('2 * j + 1')}",
+          f"                    ar = {load_v('2 * j')}",
+          f"                    ai = {load_v('2 * j + 1')}",
           "                    vr = vr + (cr[i] * ar - ci[i] * ai)",
           "                    vi = vi + (cr[i] * ai + ci[i] * ar)",
           "                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
@@ -160,8 +171,8 @@ def block_reduce_source(a_fixed, b_fixed):
                   "        si = np.zeros(n)",
                   "        for j in range(nc // 2):",
                   "            for l in range(xh):",
-                  f"                vr = {_load('b', b_fixed, '2 * j')}",
-                  f"                vi = {_load('b', b_fixed, '2 * j + 1')}",
+                  f"                vr = {load('b', b_fixed, '2 * j')}",
+                  f"                vi = {load('b', b_fixed, '2 * j + 1')}",
                   "                for i in range(n):",
                   f"                    ur = {load_a('2 * j')}",
                   f"                    ui = {load_a('2 * j + 1')}",

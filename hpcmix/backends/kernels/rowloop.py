@@ -22,6 +22,8 @@ import importlib.util
 import os
 import sys
 
+from . import site
+
 #: lanes per chunk: the work array's stride, a compile-time constant whatever the row length, so the
 #: lane loop has a fixed trip count the compiler vectorizes and one compiled kernel serves every lattice
 #: (a shorter row or last chunk fills only its first lanes: the others compute on stale values of the
@@ -55,11 +57,11 @@ def _indent(lines, n):
 
 
 def _load(in_fixed, m):
-    return f"CDT(psi[nr, c, {m}]) * psin[nr, {m}]" if in_fixed else f"CDT(psi[nr, c, {m}])"
+    return site.spinor(in_fixed, "nr", "c", m)
 
 
 def _ghost(in_fixed, side, j):
-    return f"CDT(cg[{side}, {j}, row, c]) * cgn[{side}, {j}, row]" if in_fixed else f"CDT(cg[{side}, {j}, row, c])"
+    return site.column_ghost(in_fixed, side, j, "c")
 
 
 def _shifted_lines(sh, ncomp, in_fixed, W, trip, base):
@@ -181,13 +183,10 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
             if phased:
                 lane.append(f"ph{d} = wk[{(ph0 + d) * W} + l]")
         s = re.sub(r"\bL(\d+)_(\d+)\b", lambda m: f"wk[{(link0 + int(m[1]) * nlink + int(m[2])) * W} + l]", s)
-        lane.append(s.replace(" = 0.0", " = zero"))
+        lane.append(site.typed(s))
     if out_fixed:
-        lane.append("s_ = zero")
-        lane += [f"s_ = max(s_, abs(o{k}))" for k in range(ncomp)]
-        lane.append("f_ = out_scale / s_ if s_ > zero else zero")
-        lane += [f"wk[{(out0 + k) * W} + l] = np.rint(o{k} * f_)" for k in range(ncomp)]
-        lane.append(f"wk[{norm_slot * W} + l] = s_ / out_scale")
+        lane += site.encode(ncomp, lambda k, q: f"wk[{(out0 + k) * W} + l] = {q}",
+                            lambda n: f"wk[{norm_slot * W} + l] = {n}")
     else:
         lane += [f"wk[{(out0 + k) * W} + l] = o{k}" for k in range(ncomp)]
     L += _indent(lane, 20)
