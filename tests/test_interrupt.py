@@ -68,8 +68,9 @@ def finish(proc, timeout=30):
     return proc.returncode, err, time.monotonic() - t0
 
 
-@pytest.mark.parametrize("ranks, sig", [(1, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGTERM)],
-                         ids=["sigterm", "sigint", "sigterm-2-ranks"])
+@pytest.mark.parametrize("ranks, sig", [(1, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGTERM),
+                                       (2, signal.SIGINT)],
+                         ids=["sigterm", "sigint", "sigterm-2-ranks", "sigint-2-ranks"])
 def test_signal_keeps_the_partial_results(tmp_path, ranks, sig):
     proc = start(tmp_path, ranks)
     proc.send_signal(sig)         # alone: to hpcmix; under mpiexec: to mpiexec, which forwards it to the ranks
