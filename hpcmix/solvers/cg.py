@@ -28,10 +28,7 @@ precision of the chain (recorded in ``fallbacks``), otherwise it stops (QUDA's b
 on a breakdown <p, A p> <= 0 at the end of the chain. A solve that stops between updates folds the
 partial solution x into y. Given ``low_modes`` (a :class:`~hpcmix.solvers.deflate.LowModes` of the
 operator CG iterates on, handed over by :class:`~hpcmix.solvers.deflate.Deflated`), every reliable update
-of a mixed-precision solve that leaves the target unmet re-deflates: y += V Lambda^-1 V^dag r and r
-recomputed (QUDA's deflated CG); the rounding of the sloppy precision feeds the low modes back (l8888,
-double-half: 119 iterations with the deflated guess alone, 60 re-deflating), while in uniform precision
-they stay out and re-deflating would only cost (60 iterations either way).
+that leaves the target unmet re-deflates: y += V Lambda^-1 V^dag r and r recomputed (QUDA's deflated CG).
 """
 
 import math
@@ -123,7 +120,7 @@ class CG(MixedPrecision, Solver):
                 y = ms.fold(y, x)
                 sp.zero(x)
                 r, true_res = true_residual(y)
-                if self.low_modes is not None and true_res > self.tol and low.precision != P.outer:
+                if self.low_modes is not None and true_res > self.tol:
                     y = self.low_modes.correct(sp, r, y)
                     r, true_res = true_residual(y)
                 r2_iterated, r2 = r2, sp.norm2(r)

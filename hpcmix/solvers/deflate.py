@@ -8,10 +8,10 @@ V, Lambda the eigenvectors and eigenvalues of ``eigen`` (an :class:`~hpcmix.solv
 on A's space, or on the space of A^dag A), which removes the low modes from the initial error; a given
 starting guess x0 is corrected instead (x0 + V Lambda^-1 V^dag (c - A^dag A x0), or c - A x0).
 
-An inner solver that declares ``redeflates`` (CG) is handed the same :class:`LowModes` and, in mixed
-precision, applies the correction again at its reliable updates (QUDA's deflated CG; ``redeflate = False``:
-the guess only): the low-mode error that the sloppy iterations bring back (rounding in half precision
-feeds it) is removed from the solution each time the true residual is recomputed. Compose it with the even-odd solve: ``EvenOdd(Deflated(CG(...), eigen))``,
+An inner solver that declares ``redeflates`` (CG) is handed the same :class:`LowModes` and applies the
+correction again at its reliable updates (QUDA's deflated CG; ``redeflate = False``: the guess only): the low-mode error that the sloppy
+iterations bring back (rounding in half precision feeds it) is removed from the solution each time the
+true residual is recomputed. Compose it with the even-odd solve: ``EvenOdd(Deflated(CG(...), eigen))``,
 the pairs those of Mhat^dag Mhat.
 """
 
