@@ -9,10 +9,16 @@ propagator's snapshots of the column it solves) get its calls, each optional (``
 ``snapshot``, ``end``). Without a watcher every call returns at once.
 """
 
+import weakref
 from contextlib import contextmanager
 
 watchers = []
-_active = [None]
+_active = [lambda: None]       # a weak reference to the outermost running solve's record
+
+
+def _running():
+    """The record of the outermost running solve, or None (also when an error ended it: nobody holds it)."""
+    return _active[0]()
 
 
 def _call(method, result, *args):
@@ -23,30 +29,30 @@ def _call(method, result, *args):
 
 
 def begin(result, tol):
-    if _active[0] is None:
-        _active[0] = result
+    if _running() is None:
+        _active[0] = weakref.ref(result)
         _call("begin", result, tol)
 
 
 def tick(result):
-    if result is _active[0]:
+    if result is _running():
         _call("tick", result)
 
 
 def snapshot(result, y):
-    if result is _active[0]:
+    if result is _running():
         _call("snapshot", result, y)
 
 
 def end(result):
-    if result is _active[0]:
+    if result is _running():
         _call("end", result)
-        _active[0] = None
+        _active[0] = lambda: None
 
 
 def reset():
     """Forget a solve that an error left unfinished (a new stage starts)."""
-    _active[0] = None
+    _active[0] = lambda: None
 
 
 @contextmanager

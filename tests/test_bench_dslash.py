@@ -27,10 +27,12 @@ def load():
 
 
 def test_runs_at_size_4(capsys, tmp_path):
-    """Every backend x operator x precision x reconstruct is measured, with the issue's byte counts
-    (single reconstruct 18: 1440 bytes per site, half reconstruct 12: 660; asqtad half: 848), next to CSR."""
+    """Every operator x precision x reconstruct is measured, with the issue's byte counts (single
+    reconstruct 18: 1440 bytes per site, half reconstruct 12: 660; asqtad half: 848), next to CSR; on the
+    numpy backend (the numba kernels, which would all compile once more for this layout, are held to the
+    reference in test_backend_kernels.py; the benchmark times every backend through the same code)."""
     path = tmp_path / "dslash.json"
-    argv = ["--size", "4", "--repeat", "1", "--backends", BACKENDS, "--precisions", "double,half", "--json", str(path)]
+    argv = ["--size", "4", "--repeat", "1", "--backends", "numpy", "--precisions", "double,half", "--json", str(path)]
     assert load().main(argv) == 0
     out = capsys.readouterr().out
     assert f"`hpcmix bench dslash {' '.join(argv)}`" in out
@@ -40,7 +42,7 @@ def test_runs_at_size_4(capsys, tmp_path):
     records = figures["kernels"]
     assert all(set(FIELDS) <= set(r) and r["sites_per_second"] > 0 for r in records)
     keys = {(r["backend"], r["operator"], r["precision"], r["reconstruct"]) for r in records}
-    for backend in BACKENDS.split(","):
+    for backend in ("numpy",):
         for op in ("wilson", "wilson_clover"):
             for precision in ("double", "half"):
                 assert {(backend, op, precision, r) for r in (18, 12, 8)} <= keys

@@ -19,6 +19,7 @@ def solve(reporter, steps, tol=1e-10):
     result = SolveResult(x=None, solver="cg")
     inner = SolveResult(x=None, solver="mr")
     reporter.stage = "prop"
+    watch.reset()                                    # whatever an earlier test left running
     with watch.watching(reporter):
         watch.begin(result, tol)
         watch.begin(inner, 0.1)                      # a preconditioner's solve while the outer one runs
