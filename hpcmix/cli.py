@@ -227,6 +227,11 @@ def _command(args, comm, signals):
             return exc.exit_code
         print(f"hpcmix: error on rank {comm.rank}: {exc}", file=sys.stderr, flush=True)
         _abort(comm, exc.exit_code)
+    except BrokenPipeError:     # the reader of stdout went away (| head): end quietly, as a pipeline's stage does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if comm.size > 1:
+            _abort(comm, 128 + signal.SIGPIPE)
+        return 128 + signal.SIGPIPE
     except (Interrupted, KeyboardInterrupt) as exc:
         code = signals.end(exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT))
         if comm.size > 1:

@@ -3,6 +3,7 @@ that agree with one rank and end cleanly (no hang) when something goes wrong."""
 
 import os
 import re
+import subprocess
 import sys
 
 import h5py
@@ -192,3 +193,13 @@ def test_plugins_verbose_lists_the_allowed_values():
     assert "one of 'classical', 'gmres', 'classical_gmres'" in lines["refinement"], lines["refinement"]
     assert "one of 'unit', 'random', 'weak'" in lines["start"], lines["start"]
     assert "one of 'pion'" in lines["channel"], lines["channel"]
+
+
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
+    """``hpcmix run DECK | head -1``: once the reader is gone the run ends as a pipeline's stage does (exit
+    128 + SIGPIPE), with no traceback, its results kept as the partial file."""
+    command = f"{sys.executable} -m hpcmix run {QUICKSTART} | head -1; echo status ${{PIPESTATUS[0]}} >&2"
+    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("hpcmix ") and result.stdout.count("\n") == 1, result.stdout
+    assert "status 141" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "out" / "quickstart.h5").exists()
