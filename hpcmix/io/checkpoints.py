@@ -89,5 +89,5 @@ class Checkpoints:
 
     def remove(self):
         """Rank 0, after the run succeeded."""
-        if self.lattice is None or self.lattice.pg.rank == 0:
+        if self.lattice.pg.rank == 0:
             self.path.unlink(missing_ok=True)

@@ -61,11 +61,12 @@ class FieldOperator:
         """The canonical local field ``array[t, z, y, x, *site_shape]`` as a double :class:`FullField`."""
         return FullField(*(Field.from_canonical(self.layout, p, DOUBLE, array, self.backend) for p in (0, 1)))
 
-    def export_field(self, full):
-        """A :class:`FullField` as the canonical complex128 array ``[t, z, y, x, *site_shape]``."""
+    def export_field(self, x):
+        """A :class:`FullField`, or a half-lattice field (zero on the other parity), as the canonical
+        complex128 array ``[t, z, y, x, *site_shape]``."""
         out = self.lattice.zeros(self.site_shape)
-        for p in (0, 1):
-            full[p].to_canonical(out, self.site_shape)
+        for part in (x.parts if isinstance(x, FullField) else (x,)):
+            part.to_canonical(out, self.site_shape)
         return out
 
     @staticmethod

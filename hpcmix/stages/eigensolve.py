@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import memory
 from ..errors import SolverError
-from ..fields.full import FullField
 from ..io.eigenvectors import read_eigenvectors
 from ..params import LATEST, Component, Param, Ref
 from ..precision import DOUBLE, resolve
@@ -164,8 +163,7 @@ def write_modes(ctx, group, res, fields, operator, save, attrs):
 def gathered_block(ctx, fields, block):
     """The fields of ``block`` (even sites) as one canonical global array [n, T, Z, Y, X, *site], zero on odd
     sites, on rank 0 (None elsewhere)."""
-    zero = _zeros(fields)
-    gathered = [ctx.lattice.gather(fields.export_field(FullField(block[i], zero))) for i in range(len(block))]
+    gathered = [ctx.lattice.gather(fields.export_field(block[i])) for i in range(len(block))]
     return np.stack(gathered) if gathered[0] is not None else None
 
 
@@ -215,7 +213,3 @@ def load_modes(path, dataset, dirac, ctx):
             f"largest residual {res.max():.2e}")
     return EigenResult(eigenvalues=lam, vectors=vectors, residuals=res, converged=True, matvecs=len(lam), norm=norm)
 
-
-def _zeros(fields):
-    odd = fields.spaces[1]
-    return odd.zero(odd.new(fields.precision))

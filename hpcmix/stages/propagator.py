@@ -17,7 +17,6 @@ import numpy as np
 from .. import memory
 from .. import watch
 from ..errors import HpcmixError, SolverError
-from ..fields.full import FullField
 from ..io.eigenvectors import eigenvector_info
 from ..params import LATEST, Component, Param, PathParam, Ref
 from ..precision import resolve
@@ -67,21 +66,9 @@ class ColumnSnapshots:
     def snapshot(self, result, y):
         if not self.lattice.pg.bcast(time.monotonic() - self.last >= self.every):
             return
-        x = self.lattice.gather(_canonical(self.fields, y))
+        x = self.lattice.gather(y if self.fields is None else self.fields.export_field(y))
         self.checkpoints.save(self.stage, f"{self.column}-partial", {"x": (x, 0)}, {"iterations": result.iterations})
         self.last = time.monotonic()
-
-
-def _canonical(fields, y):
-    """A solve's solution as a canonical array: ``y`` itself on canonical arrays (``fields`` None), else a
-    whole-lattice field, or a half-lattice field of one parity (zero on the other), exported."""
-    if fields is None:
-        return y
-    if isinstance(y, FullField):
-        return fields.export_field(y)
-    other = fields.spaces[1 - y.parity]
-    zero = other.zero(other.new(y.precision))
-    return fields.export_field(FullField(*((y, zero) if y.parity == 0 else (zero, y))))
 
 
 class PropagatorStage(Stage):
