@@ -9,6 +9,10 @@ Wilson-clover M as a scipy.sparse CSR matrix (checked against ``WilsonDirac.M`` 
 timed); and the asqtad staggered hop D_eo (u0 = 0.9, links reconstruct 18) in each precision.
 All kernels are timed round-robin, so each repetition sees the same machine load, and every figure is
 the median over ``--repeat`` repetitions; compile time (numba's first calls) is reported apart.
+A backend whose fields live in GPU memory (cupy on a GPU) is timed to the end of its queued work and held
+to the copy bandwidth of its own memory, measured the same way (a device-to-device copy); its launch
+configurations are tuned on first use (the tune cache), and the run says how many it tuned (none on a
+second run). ``--no-csr`` leaves out the CSR matrix (its build is slow and its memory large at 32^4).
 
 Counting conventions (per site; no cache reuse counted):
   flops   Wilson hop 1320; clover dslash 1320 + 504; CSR credited with M's 1872 (useful work);
@@ -74,6 +78,7 @@ class Kernel:
     times: list = field(default_factory=list)
     calls: int = 1
     tags: dict = field(default_factory=dict)   # backend, operator, precision, reconstruct, sites
+    sync: object = lambda: None                # waits for the work run() queued (a GPU's kernels)
 
     @property
     def seconds(self):
@@ -100,6 +105,17 @@ def stream_kernels(nbytes):
         copy = parallel_copy()
         kernels.append(Kernel("STREAM copy", "float64", lambda: copy(a, b), 0, 2 * 8 * n, tags={"backend": "numba"}))
     return kernels
+
+
+def device_copy(backend, nbytes):
+    """The STREAM copy in ``backend``'s device memory (where its fields live on a GPU), else None."""
+    if getattr(backend, "gpu", None) is None:
+        return None
+    xp, n = backend.xp, nbytes // 8
+    a = xp.full(n, 1.0)
+    b = xp.empty_like(a)
+    return Kernel("STREAM copy", "float64", lambda: xp.copyto(b, a), 0, 2 * 8 * n, tags={"backend": backend.name},
+                  sync=backend.synchronize)
 
 
 def numba_available():
@@ -201,9 +217,10 @@ def field_kernels(dirac, backend, precision, reconstruct):
     clover_bytes = hop_bytes + 2 * spinor + 144 * precision.real_dtype.itemsize
     tags = {"backend": backend.name, "precision": precision.name, "reconstruct": reconstruct, "sites": sites}
     return [Kernel("Wilson dslash D_w", precision.name, lambda: f.hop(x, out), DSLASH_FLOPS * sites,
-                   hop_bytes * sites, tags=dict(tags, operator="wilson")),
+                   hop_bytes * sites, tags=dict(tags, operator="wilson"), sync=backend.synchronize),
             Kernel("clover dslash A^-1 D_w", precision.name, lambda: f.site(f.hop(x, out), True, out=clover_out),
-                   (DSLASH_FLOPS + CLOVER_FLOPS) * sites, clover_bytes * sites, tags=dict(tags, operator="wilson_clover"))]
+                   (DSLASH_FLOPS + CLOVER_FLOPS) * sites, clover_bytes * sites, tags=dict(tags, operator="wilson_clover"),
+                   sync=backend.synchronize)]
 
 
 def threads(backend_name):
@@ -240,7 +257,7 @@ def asqtad_kernel(stag, backend, precision):
     nbytes = 16 * (vector + 18 * precision.bytes_per_real) + vector
     return Kernel("asqtad dslash D", precision.name, lambda: f.hop(x, out), ASQTAD_FLOPS * sites, nbytes * sites,
                   tags={"backend": backend.name, "operator": "asqtad", "precision": precision.name,
-                        "reconstruct": 18, "sites": sites})
+                        "reconstruct": 18, "sites": sites}, sync=backend.synchronize)
 
 
 def measure(kernels, repeat):
@@ -248,26 +265,34 @@ def measure(kernels, repeat):
     kernel's number of calls per sample (enough to last MIN_SECONDS); times are per call."""
     for k in kernels:
         k.run()
+        k.sync()
         t0 = time.perf_counter()
         k.run()
+        k.sync()
         k.calls = max(1, math.ceil(MIN_SECONDS / max(time.perf_counter() - t0, 1e-9)))
     for _ in range(repeat):
         for k in kernels:
             t0 = time.perf_counter()
             for _ in range(k.calls):
                 k.run()
+            k.sync()
             k.times.append((time.perf_counter() - t0) / k.calls)
 
 
-def stream_copy(kernels):
-    """The STREAM copy bandwidth (GB/s): the multithreaded copy where numba runs, else numpy's."""
-    copies = [k for k in kernels if k.name == "STREAM copy"]
-    return max(k.nbytes / k.seconds / 1e9 for k in copies)
+def stream_copy(kernels, device_backends=()):
+    """The STREAM copy bandwidth (GB/s) of host memory (the multithreaded copy where numba runs, else numpy's)
+    and of each device backend's memory: {backend name or "host": GB/s}."""
+    gbs = {"host": max(k.nbytes / k.seconds / 1e9 for k in kernels
+                       if k.name == "STREAM copy" and k.tags["backend"] not in device_backends)}
+    gbs.update({k.tags["backend"]: k.nbytes / k.seconds / 1e9 for k in kernels
+                if k.name == "STREAM copy" and k.tags["backend"] in device_backends})
+    return gbs
 
 
 def rows(kernels, copy_gbs):
     """One record per stencil kernel: sites per second, GFLOP/s, bytes per site, effective GB/s, the
-    fraction of the STREAM copy bandwidth and the threads it ran on."""
+    fraction of the STREAM copy bandwidth of the memory its fields live in (``copy_gbs``: host, or the
+    backend's device) and the threads it ran on."""
     out = []
     for k in kernels:
         if not k.flops:
@@ -277,7 +302,8 @@ def rows(kernels, copy_gbs):
         out.append({"kernel": k.name, "backend": t["backend"], "operator": t["operator"], "precision": t["precision"],
                     "reconstruct": t["reconstruct"], "sites_per_second": t["sites"] / k.seconds,
                     "gflops": k.flops / k.seconds / 1e9, "bytes_per_site": k.nbytes / t["sites"],
-                    "gbytes_per_second": gbs, "stream_fraction": gbs / copy_gbs, "threads": threads(t["backend"]),
+                    "gbytes_per_second": gbs, "threads": threads(t["backend"]),
+                    "stream_fraction": gbs / copy_gbs.get(t["backend"], copy_gbs["host"]),
                     "ms": 1e3 * k.seconds, "samples": len(k.times), "calls_per_sample": k.calls})
     return out
 
@@ -294,7 +320,7 @@ def table(records, repeat, kernels):
     print(f"Median of {repeat} round-robin repetitions. STREAM copy: "
           + ", ".join(f"{k.tags['backend']} {k.nbytes / k.seconds / 1e9:.1f} GB/s" for k in kernels
                       if k.name == "STREAM copy")
-          + "; \"of STREAM\" is effective bandwidth / the larger. Fields: half-lattice sites (even-odd rows); "
+          + "; \"of STREAM\" is effective bandwidth / the larger host copy (a GPU backend's: its device copy). Fields: half-lattice sites (even-odd rows); "
           "CSR: the whole lattice.\n")
     print("| backend | operator | precision | reconstruct | Msites/s | GFLOP/s | bytes/site | GB/s | of STREAM | threads |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -318,6 +344,7 @@ def main(argv=None):
     ap.add_argument("--backends", default=",".join(DEFAULT_BACKENDS), help="comma-separated backends to measure")
     ap.add_argument("--precisions", default="double,single,half,quarter", help="comma-separated precisions")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    ap.add_argument("--no-csr", action="store_false", dest="csr", help="leave out the scipy CSR matrix")
     args = ap.parse_args(argv)
     command = " ".join(["hpcmix bench dslash", shlex.join(argv)]).strip()
     header(command, args.size)
@@ -329,31 +356,42 @@ def main(argv=None):
     lattice = Lattice([args.size] * 4, comm=MPI.COMM_SELF)
     gauge = GaugeField.weak(lattice, seed=11)
     dirac = WilsonDirac(gauge, MASS, csw=CSW)
-    csr, matrix, error, built = csr_kernel(dirac)
     kernels = stream_kernels(STREAM_ARRAY_BYTES)
+    devices = {b.name: device_copy(b, STREAM_ARRAY_BYTES) for b in backends}
+    kernels += [k for k in devices.values() if k is not None]
     stag = StaggeredDirac(gauge, STAGGERED_MASS, coefficients=asqtad_coefficients(U0))
     for backend in backends:
         for precision, reconstruct in field_cases(precisions):
             kernels += field_kernels(dirac, backend, precision, reconstruct)
         kernels += [asqtad_kernel(stag, backend, precision) for precision in precisions]
-    kernels.append(csr)
-    print(f"Setup {time.perf_counter() - t0:.1f} s (CSR build {built:.1f} s, {matrix.nnz / lattice.volume:.0f} "
-          f"non-zeros per site); |A x - M x| / |M x| = {error:.2e}\n")
-    if not error <= 1e-12:
-        print("FAILED: the CSR matrix does not reproduce WilsonDirac.M to 1e-12")
-        return 1
+    csr_figures = {}
+    if args.csr:
+        csr, matrix, error, built = csr_kernel(dirac)
+        kernels.append(csr)
+        csr_figures = {"csr_error": error, "csr_nnz": matrix.nnz}
+        print(f"CSR build {built:.1f} s, {matrix.nnz / lattice.volume:.0f} non-zeros per site; "
+              f"|A x - M x| / |M x| = {error:.2e}")
+        if not error <= 1e-12:
+            print("FAILED: the CSR matrix does not reproduce WilsonDirac.M to 1e-12")
+            return 1
+    print(f"Setup {time.perf_counter() - t0:.1f} s\n")
     measure(kernels, args.repeat)
-    copy_gbs = stream_copy(kernels)
+    copy_gbs = stream_copy(kernels, [name for name, k in devices.items() if k is not None])
     records = rows(kernels, copy_gbs)
     table(records, args.repeat, kernels)
     compile_seconds = {b.name: getattr(b, "compile_seconds", 0.0) for b in backends}
     print("Compile time (first calls, apart from the figures): "
           + ", ".join(f"{k} {v:.1f} s" for k, v in compile_seconds.items()) + "\n")
+    tuned = {b.name: len(b.tune.tuned) for b in backends if hasattr(b, "tune")}
+    for b in backends:
+        if hasattr(b, "tune"):
+            print(f"{b.name}: {tuned[b.name]} launch configuration(s) tuned in this run (tune cache {b.tune.path})\n")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": command, "size": args.size, "repeat": args.repeat, "csr_error": error,
-                       "csr_nnz": matrix.nnz, "stream_copy_gbytes_per_second": copy_gbs,
-                       "compile_seconds": compile_seconds, "kernels": records}, f, indent=1)
+            json.dump({"command": command, "size": args.size, "repeat": args.repeat, **csr_figures,
+                       "stream_copy_gbytes_per_second": copy_gbs["host"],
+                       "device_copy_gbytes_per_second": {k: v for k, v in copy_gbs.items() if k != "host"},
+                       "compile_seconds": compile_seconds, "tuned_launches": tuned, "kernels": records}, f, indent=1)
     return 0
 
 

@@ -106,7 +106,25 @@ def cmd_info(args):
         how = "NUMBA_NUM_THREADS" if "NUMBA_NUM_THREADS" in os.environ else f"{cores()} cores / {local_ranks} rank(s)"
         _print0(f"numba {numba.__version__}: {backend.threads} thread(s) per rank ({how}); "
                 f"kernel cache {cache_folder()} (HPCMIX_KERNEL_CACHE)")
+    if registry.lookup("backends", "cupy").available()[0]:
+        _gpu_info(registry, comm)
     return 0
+
+
+def _gpu_info(registry, comm):
+    """Each rank's GPU and binding, the halo path and the tune cache of the cupy backend (rank order)."""
+    from .backends import load_backend
+    from .comm.grid import node_ranks
+
+    local_rank, _ = node_ranks(comm)
+    backend = load_backend(registry, "cupy", local_rank)
+    how = "HPCMIX_GPU" if "HPCMIX_GPU" in os.environ else "node-local rank mod GPUs seen"
+    gpu = backend.device_name if backend.gpu is None else f"GPU {backend.gpu}, {backend.device_name} ({how})"
+    line = f"  rank {comm.rank} (node-local {local_rank}) on {MPI.Get_processor_name()}: {gpu}"
+    lines = comm.gather(line, root=0)
+    _print0(f"cupy: halos through {backend.halo_path}; tune cache {backend.tune.path} (HPCMIX_TUNE_CACHE)")
+    for text in lines or ():
+        _print0(text)
 
 
 def cmd_convert(args):

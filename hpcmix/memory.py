@@ -11,8 +11,11 @@ stages. A node running n ranks, rank 0 among them, needs n times that plus rank 
 stage. A stage that defines no ``memory`` counts as 0 (the table says so).
 
 ``hpcmix run`` refuses a deck (exit 2, before any work, on every rank) whose node peak exceeds the node's
-available memory (``MemAvailable`` of /proc/meminfo); ``HPCMIX_IGNORE_MEMORY=1`` runs it anyway. No
-backend puts lattice fields on a GPU yet (numpy and numba keep them in host memory): the GPU column is 0.
+available memory (``MemAvailable`` of /proc/meminfo); ``HPCMIX_IGNORE_MEMORY=1`` runs it anyway. A backend
+whose fields live on a GPU (``device_memory``: cupy) holds a stage's working set there (the solver's
+fields and links; canonical arrays stay on the host, which still counts them all): the GPU column is the
+largest working set of a stage, reported for the user to hold against the GPU's memory (the GPU is not
+known before the backend loads); on host backends it is 0.
 
 The formulas count the large arrays only, in bytes per local site (V sites per rank, V/2 per half-lattice
 field); the interpreter, libraries and compiled kernels (about 200 MiB per rank) are not counted.
@@ -151,6 +154,12 @@ class Estimate:
     ranks_per_node: int = 1
     available: int = 0              # bytes the node has available (0: unknown)
     backend: str = ""
+    device_memory: bool = False     # the backend keeps lattice fields on a GPU
+
+    @property
+    def gpu(self):
+        """Bytes per rank on its GPU: the largest working set of a stage (0 on host backends)."""
+        return max((s.working for s in self.stages), default=0) if self.device_memory else 0
 
     def per_rank(self):
         """Bytes per rank while each stage runs: kept by earlier stages + this stage's working and kept."""
@@ -184,7 +193,9 @@ def estimate(deck, ranks_per_node=1, available_bytes=None):
     """The :class:`Estimate` of a validated deck for ``ranks_per_node`` ranks on a node with
     ``available_bytes`` (default: this node's :func:`available`)."""
     local = None if deck.dims is None else [d // g for d, g in zip(deck.dims, deck.grid)]
+    backend = deck.registry.lookup("backends", deck.run["backend"])
     out = Estimate(ranks_per_node=ranks_per_node, backend=deck.run["backend"],
+                   device_memory=getattr(backend, "device_memory", False),
                    available=available() if available_bytes is None else available_bytes)
     for spec in deck.stages:
         s = StageMemory(spec.name, spec.kind)
@@ -241,7 +252,11 @@ def table(est):
                  f"peak + rank 0 extra = {size(need)}" + (f" (at stage '{at.name}')" if at else ""))
     lines.append(f"  available on this node: {size(est.available) if est.available else 'unknown'} (MemAvailable)"
                  + ("" if est.fits() else ": DOES NOT FIT"))
-    lines.append(f"  GPU: 0 (no GPU backend: backend '{est.backend}' keeps every lattice field in host memory)")
+    if est.device_memory:
+        lines.append(f"  GPU: {size(est.gpu)} per rank (backend '{est.backend}' keeps each stage's solver fields and "
+                     f"links on the rank's GPU: the largest working set)")
+    else:
+        lines.append(f"  GPU: 0 (backend '{est.backend}' keeps every lattice field in host memory)")
     return lines
 
 

@@ -18,8 +18,9 @@ import pytest
 from cli_helpers import GOOD_BODY, write_deck
 from hpcmix.backends.cuda import device, sources
 from hpcmix.backends.cupy_backend import CupyBackend
-from hpcmix.backends.kernels import site, staggered, wilson
+from hpcmix.backends.kernels import blas, faces, site, staggered, wilson
 from hpcmix.backends.numpy_backend import NumpyBackend
+from hpcmix.fields.block import FieldBlock
 from hpcmix.fields.field import Field
 from hpcmix.fields.gauge import GaugeField
 from hpcmix.fields.halo import Halo
@@ -28,6 +29,7 @@ from hpcmix.fields.links import RowLinks
 from hpcmix.lattice import Lattice
 from hpcmix.operators.staggered import StaggeredDirac
 from hpcmix.operators.wilson import WilsonDirac
+from hpcmix.operators.wilson_fields import chiral_blocks
 from hpcmix.precision import DOUBLE, HALF, QUARTER, SINGLE
 from hpcmix.solvers import EvenOdd
 from hpcmix.solvers.cg import CG
@@ -39,7 +41,8 @@ ON_DEVICE, WHY = CupyBackend.available()
 HOPS = [(DOUBLE, 18, 1e-14), (DOUBLE, 8, 1e-13), (SINGLE, 12, 1e-6), (HALF, 12, 1e-4), (QUARTER, 18, 3e-2)]
 #: a combination agrees with the reference to its output's rounding, relative to max |out| (bitwise in the
 #: simulator, whose arithmetic is the reference's; a GPU may contract a * b + c into one rounding)
-ROUNDING = {"double": 4e-16, "single": 2e-7, "half": 1 / 32767}
+ROUNDING = {"double": 4e-16, "single": 2e-7, "half": 1 / 32767, "quarter": 1 / 127}
+PRECISIONS = pytest.mark.parametrize("precision", [DOUBLE, SINGLE, HALF, QUARTER], ids=lambda p: p.name)
 
 
 def on_device(test):
@@ -89,9 +92,36 @@ def test_gpu_and_cpu_kernels_compile_the_same_site_statements():
     for body, ncomp, rec, ndir in ((wilson.hop(12, link, True), 24, 12, 8),
                                    (staggered.hop(18, link, 16, False), 6, 18, 16)):
         source = sources.hop_source(body, ncomp, rec, True, True, "float32", xoff[:ndir], ndir == 8)
+        in_order([site.typed(s) for s in body], source)
+
+
+def in_order(statements, *sources_):
+    """Each of ``statements`` is a line of each of ``sources_``, in order."""
+    for source in sources_:
         lines, at = [s.strip() for s in source.splitlines()], -1
-        for s in body:
-            at = lines.index(site.typed(s), at + 1)
+        for s in statements:
+            at = lines.index(s, at + 1)
+
+
+def test_gpu_and_cpu_faces_site_and_block_kernels_compile_the_same_statements():
+    """The faces, the clover site term and the BLAS-1 terms (of fields and of blocks) are the same per-site
+    statements on both targets (a face's encode rounding with each target's round-half-even)."""
+    for fx in (False, True):
+        cpu, gpu = faces.pack(fx, fx), faces.pack(fx, fx, rint="round")
+        assert [s.replace("np.rint(", "round(") for s in cpu] == gpu
+        in_order(cpu, faces.pack_source(fx, fx))
+        in_order(gpu, sources.face_pack_source(fx, "float32"))
+        in_order(faces.unpack(fx), faces.unpack_source(fx), sources.face_unpack_source(fx))
+        in_order(blas.site_block_terms(fx), blas.site_blocks_source(fx, fx),
+                 sources.site_blocks_source(fx, fx, "float32"))
+        in_order(blas.combination_term("f1", fx, "c1r", "c1i"), blas.lincomb_source((True, fx), fx, True, True),
+                 sources.lincomb_source((True, fx), fx, True, True, 24))
+        in_order(blas.combination_term("v", fx, "cr[iv]", "ci[iv]", "iv, row"), blas.block_lincomb_source(fx, fx, True),
+                 sources.block_lincomb_source(fx, fx, True, 24))
+        in_order(blas.product_term(fx, True), blas.reduce_source(fx, True), sources.reduce_source(fx, True))
+        in_order(blas.product_load(True) + blas.product_add(fx, "iv, row", "sr[iv]", "si[iv]"),
+                 blas.block_reduce_source(fx, True))
+        in_order(blas.product_load(True) + blas.product_add(fx, "iv, row"), sources.block_reduce_source(fx, True))
 
 
 def _nothing(a):
@@ -103,7 +133,8 @@ def _nothing(a):
 def test_kernels_compile_for_a_gpu(monkeypatch, lattice, gauge):
     """What the simulator does not check, without a GPU: numba-cuda's typing and NVVM's compilation to PTX
     for an H200 (sm_90) of the Wilson hop in half with reconstruct 12 (decode and encode in registers),
-    lincomb and inner; skipped where the CUDA toolkit's NVVM is not installed (the ``cuda12`` extra has it)."""
+    lincomb, inner, the faces, the clover site term and the block kernels; skipped where the CUDA toolkit's
+    NVVM is not installed (the ``cuda12`` extra has it)."""
     import numba
     from numba import cuda
     try:
@@ -112,7 +143,7 @@ def test_kernels_compile_for_a_gpu(monkeypatch, lattice, gauge):
         pytest.skip(f"numba-cuda cannot compile PTX here: {type(exc).__name__}")
     compiled = []
 
-    def compile_only(kernel, blocks, threads, args):
+    def compile_only(kernel, blocks, threads, args, stream=None):
         compiled.append(cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(9, 0))[0])
 
     monkeypatch.setattr(device, "check", lambda: None)
@@ -125,7 +156,13 @@ def test_kernels_compile_for_a_gpu(monkeypatch, lattice, gauge):
     backend.wilson_hop(out, src, links, Halo(src).start().wait(), layout.all_rows)
     backend.lincomb(out, (1.0, 2.0), (src, out), accumulate=True, norm=True)
     backend.inner(src, out)
-    assert len(compiled) == 3 and all(".target sm_90" in ptx for ptx in compiled)
+    face = backend.wilson_face_pack(src, np.arange(3, dtype=np.int32), 2)
+    backend.wilson_face_unpack(out, slice(0, 3), *face, 2)
+    backend.site_blocks(out, src, np.zeros((layout.nrows, 144, layout.xh), np.float32))
+    block = FieldBlock(layout, 0, HALF, 24, 2, backend)
+    backend.block_inner(block, out)
+    backend.block_lincomb(out, (1.0, 2j), block, accumulate=True)
+    assert len(compiled) == 8 and all(".target sm_90" in ptx for ptx in compiled)
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +239,106 @@ def test_evenodd_cg_agrees_with_numpy(lattice, gauge, sloppy):
     assert got[1][1] == got[0][1]
     agree = 1e-12 if sloppy == "double" else 1e-10      # half rounds the sloppy hops' outputs once more or less
     assert np.abs(got[1][0] - got[0][0]).max() <= agree * np.abs(got[0][0]).max()
+
+
+def agree(got, want, precision):
+    """Bitwise in the simulator (the reference's arithmetic, operation for operation), else to the output's
+    rounding relative to max |want| (a GPU may contract a * b + c into one rounding)."""
+    if SIMULATED:
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert np.abs(got - want).max() <= 8 * ROUNDING[precision.name] * np.abs(want).max()
+
+
+def decoded(data, norm):
+    """Fixed-point integers times their site's norm (IEEE values as they are), float64 ``[row, k, xh]``."""
+    return data.astype(np.float64) * (1.0 if norm is None else norm[:, None, :].astype(np.float64))
+
+
+@on_device
+@PRECISIONS
+def test_faces_agree_with_numpy(lattice, precision):
+    """The spin-projected Wilson faces in every direction: pack (h = psi_up + S psi_down of some rows,
+    encoded as the field stores) and unpack ([h; S^dag h] halved, or h's integers with half the norm)."""
+    layout, psi, got = EvenOddLayout(lattice), spinors(lattice, 4), []
+    rows = np.arange(0, layout.nrows, 5, dtype=np.int32)
+    for backend in (NumpyBackend(), CupyBackend()):
+        x = Field.from_canonical(layout, 0, precision, psi, backend)
+        sent = []
+        for d in range(8):
+            data, norm = backend.kernel("wilson_face_pack")(x, rows, d)
+            ghost = Field.zeros(layout, 1, precision, 24, backend)
+            backend.kernel("wilson_face_unpack")(ghost, slice(2, 2 + rows.size), data, norm, d)
+            assert data.dtype == precision.storage_dtype and (norm is None) == (not precision.has_norm)
+            sent.append([backend.to_host(a) for a in (data, norm, ghost.data, ghost.norm)])
+        got.append(sent)
+    for (data, norm, gd, gn), want in zip(got[1], got[0]):
+        if SIMULATED:
+            for a, b in zip((data, norm, gd, gn), want):
+                assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+        else:
+            agree(decoded(data, norm), decoded(*want[:2]), precision)
+            agree(decoded(gd, gn), decoded(*want[2:]), precision)
+
+
+@on_device
+@PRECISIONS
+def test_site_blocks_and_gamma5_agree_with_numpy(lattice, precision):
+    """The clover site term out = A x (A's two 6x6 chiral blocks per site, random, in the precision's real
+    type) and gamma5 (the reference's slicing, on the backend's arrays; in place too)."""
+    rng, layout, psi, got = np.random.default_rng(8), EvenOddLayout(lattice), spinors(lattice, 6), []
+    a = np.zeros(lattice.shape + (12, 12), complex)
+    for s in (slice(0, 6), slice(6, 12)):
+        a[..., s, s] = rng.standard_normal(lattice.shape + (6, 6)) + 1j * rng.standard_normal(lattice.shape + (6, 6))
+    for backend in (NumpyBackend(), CupyBackend()):
+        x = Field.from_canonical(layout, 1, precision, psi, backend)
+        out, g5 = Field.zeros(layout, 1, precision, 24, backend), Field.zeros(layout, 1, precision, 24, backend)
+        backend.kernel("site_blocks")(out, x, backend.asarray(chiral_blocks(layout, 1, a, precision.real_dtype)))
+        backend.kernel("gamma5")(g5, x)
+        backend.kernel("gamma5")(x, x)
+        got.append([f.to_canonical(np.zeros_like(psi), (4, 3)) for f in (out, g5, x)])
+    agree(got[1][0], got[0][0], precision)
+    np.testing.assert_array_equal(got[1][1], got[0][1])
+    np.testing.assert_array_equal(got[1][2], got[0][1])
+
+
+@on_device
+@PRECISIONS
+def test_block_kernels_agree_with_numpy(lattice, precision):
+    """block_inner (float64 sums per field of the block) and block_lincomb, accumulating or not, of a block of
+    three fields (and of a view of two of them)."""
+    layout, coeffs, got = EvenOddLayout(lattice), (0.5, 1 - 2j, 0.25j), []
+    for backend in (NumpyBackend(), CupyBackend()):
+        block = FieldBlock(layout, 0, precision, 24, 3, backend)
+        for i in range(3):
+            block.store(i, 1.0, Field.from_canonical(layout, 0, DOUBLE, spinors(lattice, 10 + i), backend))
+        x = Field.from_canonical(layout, 0, precision, spinors(lattice, 13), backend)
+        inner = [backend.kernel("block_inner")(b, x) for b in (block, block.part(1, 3))]
+        outs = []
+        for accumulate in (False, True):
+            out = Field.from_canonical(layout, 0, precision, spinors(lattice, 14), backend)
+            backend.kernel("block_lincomb")(out, coeffs[:len(block)], block, accumulate)
+            outs.append(out.to_canonical(np.zeros(lattice.shape + (4, 3), complex), (4, 3)))
+        got.append((inner, outs))
+    for have, want in zip(got[1][0], got[0][0]):
+        assert have.dtype == np.complex128 and have.shape == want.shape
+        assert np.abs(have - want).max() <= 1e-13 * np.abs(want).max()
+    for have, want in zip(got[1][1], got[0][1]):
+        agree(have, want, precision)
+
+
+@on_device
+@pytest.mark.parametrize("precision,reconstruct,tol", [(DOUBLE, 18, 1e-14), (HALF, 12, 1e-4)], ids=["double", "half"])
+def test_clover_schur_operator_agrees_with_numpy(lattice, gauge, precision, reconstruct, tol):
+    """The Wilson-clover Schur complement and its adjoint (hops, the site term A and A^-1 as site_blocks,
+    gamma5, lincomb) in a storage precision on the backend's fields equal the numpy backend's."""
+    d, b, got = WilsonDirac(gauge, 0.2, boundary=(1, -1, 1, -1), csw=1.0), spinors(lattice, 15), []
+    for backend in (NumpyBackend(), CupyBackend()):
+        f = d.on_backend(backend)
+        op, x = f.at(precision, reconstruct).schur(0)[0], f.import_field(b)[0]
+        got.append([f.export_field(y) for y in (op(x), op.adjoint()(x))])
+    for have, want in zip(got[1], got[0]):
+        assert np.abs(have - want).max() <= tol * np.abs(want).max()
 
 
 @pytest.mark.gpu

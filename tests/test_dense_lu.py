@@ -6,11 +6,12 @@ import pytest
 from scipy.linalg import blas, lapack
 
 from hpcmix import dense
-from hpcmix.dense import formats, gpu
-from hpcmix.dense.factorization import LowPrecisionLU, RefinementOverflow, resolve_backend
-from hpcmix.dense.lu import LUFailure, blocked_lu
+from hpcmix.backends.numba_backend import NumbaBackend
+from hpcmix.backends.numpy_backend import NumpyBackend
+from hpcmix.dense import formats
+from hpcmix.dense.factorization import LowPrecisionLU, RefinementOverflow, as_backend
+from hpcmix.dense.lu import HostKernels, LUFailure, blocked_lu
 from hpcmix.dense.result import CONVERSION_OVERFLOW, FACTORIZATION_FAILURE
-from hpcmix.errors import HpcmixError
 
 
 def permutation(piv, n=None):
@@ -149,11 +150,12 @@ def test_fp64_factorization_leaves_the_matrix_alone():
     np.testing.assert_array_equal(A, keep)
 
 
-def test_backend_selection():
-    assert resolve_backend("numpy") == "numpy"
-    assert resolve_backend("auto") == ("cupy" if gpu.available() else "numpy")
-    with pytest.raises(HpcmixError, match="unknown dense backend 'tpu'"):
-        resolve_backend("tpu")
-    if not gpu.available():
-        with pytest.raises(HpcmixError, match="cupy"):
-            resolve_backend("cupy")
+def test_backend_is_a_backend_object():
+    """The device comes from a Backend object (the run's); there is no string seam of the dense package's own."""
+    assert type(as_backend(None)) is NumpyBackend
+    numba_or_numpy = NumbaBackend() if NumbaBackend.available()[0] else NumpyBackend()
+    assert as_backend(numba_or_numpy) is numba_or_numpy
+    assert type(numba_or_numpy.dense_kernels()) is HostKernels
+    for old in ("numpy", "cupy", "auto"):
+        with pytest.raises(TypeError, match="backend must be a hpcmix Backend object"):
+            LowPrecisionLU(np.eye(3), formats.FP32, backend=old)

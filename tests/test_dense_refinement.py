@@ -6,6 +6,7 @@ import pytest
 
 from hpcmix import dense
 from hpcmix.dense.factorization import RefinementOverflow
+from hpcmix.dense.lu import HostKernels
 from hpcmix.dense.norms import EPS, inf_norm
 from hpcmix.dense.refinement import _Checker, gmres, refine
 from hpcmix.dense.result import NO_CONVERGENCE, REFINEMENT_OVERFLOW, SUCCESS
@@ -14,7 +15,9 @@ N = 40
 
 
 class StandIn:
-    """A fake LU: solve_low(R) = low @ R, solve64(R) = high @ R."""
+    """A fake LU on the host kernels: solve_low(R) = low @ R, solve64(R) = high @ R."""
+
+    kernels = HostKernels()
 
     def __init__(self, low, high):
         self.low, self.high = low, high
@@ -85,7 +88,7 @@ def test_iteration_limit_and_overflow_keep_the_best_iterate(system):
 
 def test_checker_rejects_non_finite_iterates(system):
     A, B, _ = system
-    check = _Checker(A, B, inf_norm(A), 1e-15)
+    check = _Checker(A, B, inf_norm(A), 1e-15, HostKernels())
     X = np.zeros_like(B)
     X[0, 0] = np.inf
     with pytest.raises(RefinementOverflow):
@@ -93,19 +96,20 @@ def test_checker_rejects_non_finite_iterates(system):
 
 
 def test_gmres_breakdown_and_zero_rhs():
+    host = HostKernels()
     P = np.array([[0.0, 1.0], [1.0, 0.0]])       # H[0, 0] = 0: the rotation of a zero diagonal entry
-    d, steps = gmres(P, lambda v: v, np.array([1.0, 0.0]), 5, 1e-14)
+    d, steps = gmres(P, lambda v: v, np.array([1.0, 0.0]), 5, 1e-14, host)
     np.testing.assert_allclose(d, [0.0, 1.0], atol=1e-15)
     assert steps == 2
-    d, steps = gmres(np.eye(3), lambda v: v, np.arange(3.0), 5, 1e-14)   # lucky breakdown after one step
+    d, steps = gmres(np.eye(3), lambda v: v, np.arange(3.0), 5, 1e-14, host)   # lucky breakdown after one step
     np.testing.assert_allclose(d, np.arange(3.0))
     assert steps == 1
-    d, steps = gmres(np.eye(3), lambda v: v, np.zeros(3), 5, 1e-14)
+    d, steps = gmres(np.eye(3), lambda v: v, np.zeros(3), 5, 1e-14, host)
     assert steps == 0 and not d.any()
     rng = np.random.default_rng(0)
     Ac = np.eye(30) + 0.2 * (rng.standard_normal((30, 30)) + 1j * rng.standard_normal((30, 30)))
     r = rng.standard_normal(30) + 1j * rng.standard_normal(30)
-    d, steps = gmres(Ac, lambda v: v, r, 30, 1e-12)
+    d, steps = gmres(Ac, lambda v: v, r, 30, 1e-12, host)
     assert np.linalg.norm(Ac @ d - r) <= 1e-11 * np.linalg.norm(r) and steps <= 30
 
 

@@ -13,6 +13,7 @@ import pluggy
 import pytest
 
 from hpcmix import dense, hookspecs
+from hpcmix.backends.numpy_backend import NumpyBackend
 from hpcmix.dense import formats, plugin
 from hpcmix.errors import DeckError, HpcmixError, SolverError
 from hpcmix.io.results import ResultsFile
@@ -51,11 +52,11 @@ def configure(table, registry=None, base_dir="."):
     return cfg
 
 
-def run_stage(tmp_path, table, registry=None, name="dense", logs=None):
+def run_stage(tmp_path, table, registry=None, name="dense", logs=None, backend=None):
     out = tmp_path / "out.h5"
     results = ResultsFile(out, overwrite=True).open()
     logs = [] if logs is None else logs
-    ctx = Context(lattice=None, registry=registry, backend=None, results=results,
+    ctx = Context(lattice=None, registry=registry, backend=backend or NumpyBackend(), results=results,
                   deck=SimpleNamespace(base_dir=tmp_path, path=tmp_path / "deck.toml"), log=logs.append)
     ctx.stage = name
     try:
@@ -71,7 +72,7 @@ def test_registry_has_the_precisions_and_the_stage(registry):
     assert registry.lookup("stages", "dense_solve") is DenseSolveStage
     assert formats.lookup("e8m5", registry).unit_roundoff == 2.0**-6
     A = dense.hpl_mxp(60, seed=1)
-    res = dense.solve(A, dense.random_rhs(60), "e8m5", "gmres", registry=registry, backend="numpy")
+    res = dense.solve(A, dense.random_rhs(60), "e8m5", "gmres", registry=registry)
     assert res.code == dense.SUCCESS and res.backward_error <= 16
 
 
@@ -90,9 +91,31 @@ def test_generator_deck_writes_the_report(tmp_path, registry):
             assert key in g.attrs
         assert g.attrs["backward_error"] == pytest.approx(dense.hpl_mxp_ratio(A, result.x, b))
         assert g.attrs["n"] == 120 and g.attrs["niters"] == result.niters and not g.attrs["fell_back"]
+        assert g.attrs["backend"] == "numpy"
         np.testing.assert_array_equal(g["history"][()], result.history)
         assert "randsvd matrix (n=120, cond=1000000.0, mode=3" in g.attrs["matrix"]
     assert "fp32 LU + classical refinement: converged" in logs[0]
+
+
+def test_the_lu_runs_on_the_runs_backend(tmp_path):
+    """The stage factors on ctx.backend (the deck's [run] backend), and names it in the report."""
+    class Recording(NumpyBackend):
+        name = "recording"
+
+        def __init__(self):
+            super().__init__()
+            self.asked = 0
+
+        def dense_kernels(self):
+            self.asked += 1
+            return super().dense_kernels()
+
+    backend = Recording()
+    result, out, _ = run_stage(tmp_path, {"matrix": {"generator": "hpl_mxp", "n": 40}, "factorization": "bf16"},
+                               backend=backend)
+    assert result.converged and backend.asked == 1
+    with h5py.File(out) as f:
+        assert f["dense"].attrs["backend"] == "recording"
 
 
 def test_file_deck_relative_paths_and_fallback(tmp_path):
@@ -132,7 +155,7 @@ def test_file_deck_relative_paths_and_fallback(tmp_path):
     ({"matrix": {"generator": "hpl_mxp", "n": 10}, "factorization": "fp8"}, "factorization", "unknown factorization"),
     ({"matrix": {"generator": "hpl_mxp", "n": 10}, "refinement": "cg"}, "refinement", "is not one of"),
     ({"matrix": {"generator": "hpl_mxp", "n": 10}, "tol": -1.0}, "tol", "must be positive"),
-    ({"matrix": {"generator": "hpl_mxp", "n": 10}, "backend": "tpu"}, "backend", "is not one of"),
+    ({"matrix": {"generator": "hpl_mxp", "n": 10}, "backend": "numpy"}, "backend", "unknown key"),  # [run] backend
 ])
 def test_bad_decks_name_the_key(table, key, message, registry):
     with pytest.raises(DeckError, match=message) as err:

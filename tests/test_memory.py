@@ -100,7 +100,20 @@ def test_check_prints_the_table(tmp_path):
     for row in ("gauge            generate_gauge", "prop             propagator", "pion             meson"):
         assert row in out
     assert "peak per rank 2.4 MiB" in out and "node: 2 x peak" in out and "available on this node:" in out
-    assert "GPU: 0 (no GPU backend" in out and "OK (lattice [4, 4, 4, 4]" in out
+    assert "GPU: 0 (backend 'numba' keeps every lattice field in host memory)" in out
+    assert "OK (lattice [4, 4, 4, 4]" in out
+
+
+def test_a_gpu_backend_holds_the_largest_working_set_on_its_gpu(tmp_path):
+    """backend cupy: the GPU column is the largest working set of a stage (the propagator's: its solver's
+    fields and links live on the GPU), whether or not this machine has a GPU (the deck alone decides)."""
+    host = memory.estimate(load(tmp_path, PROPAGATOR), 1, available_bytes=2 ** 40)
+    assert host.gpu == 0
+    deck = load(tmp_path, PROPAGATOR, name="cupy.toml")
+    deck.run["backend"] = "cupy"
+    gpu = memory.estimate(deck, 1, available_bytes=2 ** 40)
+    assert gpu.gpu == max(s.working for s in host.stages) == host.stages[1].working
+    assert f"GPU: {memory.size(gpu.gpu)} per rank (backend 'cupy'" in "\n".join(memory.table(gpu))
 
 
 def test_a_deck_that_does_not_fit_is_refused_before_any_work(tmp_path):

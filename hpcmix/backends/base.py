@@ -6,6 +6,10 @@ them with a faster one and falls back to the generic implementation for the rest
 cannot load (no GPU, no numba) says so when asked for, never on import.
 """
 
+from contextlib import nullcontext
+
+import numpy as np
+
 from ..errors import HpcmixError
 
 
@@ -19,6 +23,7 @@ class Backend:
     name = ""
     description = ""
     kernels = {}  # name -> callable overriding a generic kernel
+    device_memory = False  # True where its fields live in a GPU's memory (hpcmix.memory's GPU column)
 
     @classmethod
     def check_available(cls):
@@ -60,6 +65,34 @@ class Backend:
         """An uninitialized array of this backend."""
         return self.xp.empty(shape, dtype)
 
+    def synchronize(self):
+        """Wait for the work queued on this backend (a GPU's kernels run asynchronously; timers need this)."""
+
+    def table(self, host_array):
+        """A constant host array (neighbour table, rows, coefficients) as this backend's kernels read it,
+        copied once per backend (host backends read it where it is)."""
+        return host_array
+
+    # ---- halo traffic (:class:`hpcmix.fields.halo.Halo`) ------------------------------------------------
+    #: where halos travel from (``hpcmix info``)
+    halo_path = "host memory"
+
+    def halo_context(self):
+        """The context halo packing and unpacking run in (a GPU backend's halo stream)."""
+        return nullcontext()
+
+    def outgoing(self, array):
+        """``array`` as MPI sends it: contiguous, in memory MPI reads, complete."""
+        return np.ascontiguousarray(array)
+
+    def incoming(self, shape, dtype):
+        """An empty buffer MPI receives into."""
+        return np.empty(shape, dtype)
+
+    def arrived(self, buffer):
+        """A received buffer as this backend's array."""
+        return buffer
+
     def kernel(self, name):
         """The backend's kernel ``name`` (a backend without its own falls back to the numpy reference,
         :mod:`hpcmix.backends.reference`)."""
@@ -68,6 +101,12 @@ class Backend:
         if fn is None:
             raise KeyError(f"no kernel '{name}' on backend '{self.name}' nor in the reference")
         return fn
+
+    def dense_kernels(self):
+        """The kernels of the dense blocked LU (:func:`hpcmix.dense.lu.blocked_lu`) on this backend: the host
+        kernels (NumPy, LAPACK, BLAS) here; a device backend returns kernels on its own arrays."""
+        from ..dense.lu import HostKernels
+        return HostKernels()
 
 
 def load_backend(registry, name, local_rank=0):

@@ -10,7 +10,9 @@
 
 Factorization precisions: fp64, fp32, tf32, bf16, fp16, fp16-scaled (:mod:`.formats`; plugins add
 more through the ``precisions`` hook). Refinement: "classical", "gmres", "classical_gmres"
-(:mod:`.refinement`). Status codes and the result record: :mod:`.result`. Test matrices:
+(:mod:`.refinement`). ``backend=`` a Backend object (the run's ``ctx.backend``; default the numpy backend)
+chooses where the LU and the refinement run (:meth:`hpcmix.backends.base.Backend.dense_kernels`: on the GPU for cupy).
+Status codes and the result record: :mod:`.result`. Test matrices:
 :mod:`.generators`; files: :mod:`.matrix_io`; HPL-MxP's accuracy rule: :func:`hpl_mxp_ratio`.
 """
 

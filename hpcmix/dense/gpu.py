@@ -1,26 +1,28 @@
-"""GPU kernels of the blocked LU (cupy), used where cupy imports and sees a device.
+"""GPU kernels of the blocked LU and of the refinement after it (cupy): the cupy backend's dense kernels on a
+GPU (:meth:`hpcmix.backends.cupy_backend.CupyBackend.dense_kernels`, which alone imports this module).
 
-The matrix lives on the GPU. Panels go to the host for LAPACK ?getrf and back (MAGMA's hybrid
-scheme: the panel is small, latency-bound work); interchanges, triangular solves and the trailing
-GEMMs run on the GPU. The GEMMs run in the low precision through cublasGemmEx: fp16 and bf16
-operands (CUDA_R_16F, CUDA_R_16BF) or fp32 operands with TF32 tensor-core math, always with fp32
-accumulation and an fp32 result. Operands are rounded to the format first, with the same
-round-to-nearest-even as on the host. Formats without a cuBLAS type, and complex matrices, run the
-GEMM in fp32 on the rounded operands (identical numbers: the products are exact).
+Everything runs on the GPU: A (float64) is copied there once, converted there (norms, squeezing, rounding to
+the format: :class:`hpcmix.dense.factorization.LowPrecisionLU`) and the working matrix factored in place. Panels are
+factored by cuSOLVER ?getrf (``cupyx.scipy.linalg.lu_factor``) in the storage precision; only each panel's
+b pivots and its zero-pivot test come to the host. Interchanges, triangular solves and the trailing GEMMs
+run on the GPU. The GEMMs run in the low precision through cublasGemmEx: fp16 and bf16 operands
+(CUDA_R_16F, CUDA_R_16BF) or fp32 operands with TF32 tensor-core math, always with fp32 accumulation and an
+fp32 result. Operands are rounded to the format first, with the same round-to-nearest-even as on the host.
+Formats without a cuBLAS type, and complex matrices, run the GEMM in fp32 on the rounded operands
+(identical numbers: the products are exact). The factors stay on the GPU: the solves with them are cuSOLVER
+?getrs (``cupyx.scipy.linalg.lu_solve``), and :mod:`hpcmix.dense.refinement` runs on cupy arrays (``xp``).
 """
 
-import numpy as np
+import warnings
 
-from ..errors import HpcmixError
+import cupy
+import cupy.cublas
+import cupyx.scipy.linalg as cupy_linalg
+import numpy as np
+from cupy_backends.cuda.libs import cublas
+
 from .lu import HostKernels
 from .squeeze import operand_scale
-
-try:  # pragma: no cover - exercised only where cupy is installed
-    import cupy
-    import cupyx.scipy.linalg as cupy_linalg
-    from cupy_backends.cuda.libs import cublas
-except Exception:  # ImportError, or a CUDA library that fails to load
-    cupy = None
 
 # cudaDataType_t and cublasComputeType_t values (cuda_runtime_api.h, cublas_api.h)
 _CUDA_R_32F, _CUDA_R_16F, _CUDA_R_16BF = 0, 2, 14
@@ -28,27 +30,11 @@ _COMPUTE_32F, _COMPUTE_32F_FAST_TF32 = 68, 77
 _GEMM_DEFAULT = -1
 
 
-def available():
-    """True where cupy imports and at least one CUDA device is visible."""
-    if cupy is None:
-        return False
-    try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
-def require():
-    if not available():
-        raise HpcmixError("dense backend 'cupy' needs cupy and a CUDA device; neither is usable here "
-                          "(install hpcmix[cuda12] on a GPU node, or use backend = \"numpy\")")
-
-
 class CupyKernels:  # pragma: no cover - needs a GPU
-    """The kernels of :func:`hpcmix.dense.lu.blocked_lu` on cupy arrays."""
+    """The kernels of :func:`hpcmix.dense.lu.blocked_lu` and of the refinement on cupy arrays (the interface of
+    :class:`~hpcmix.dense.lu.HostKernels`)."""
 
-    def __init__(self):
-        self.host = HostKernels()
+    xp = cupy
 
     @staticmethod
     def to_device(W):
@@ -58,10 +44,16 @@ class CupyKernels:  # pragma: no cover - needs a GPU
     def to_host(W):
         return np.asfortranarray(cupy.asnumpy(W))
 
-    def getrf(self, panel):
-        """The panel on the host (LAPACK), its factors back on the device."""
-        lu, ip, info = self.host.getrf(cupy.asnumpy(panel))
-        return cupy.asarray(lu), ip, info
+    @staticmethod
+    def getrf(panel):
+        """LU of the tall device panel in its own precision by cuSOLVER ?getrf; returns (factors on the device,
+        0-based pivots on the host, info). lu_factor only warns of a zero pivot (and cuSOLVER then divides by
+        it), so info is LAPACK's from U's diagonal: 1 + the index of its first zero, 0 if there is none."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lu, ip = cupy_linalg.lu_factor(panel, check_finite=False)
+        zero = np.flatnonzero(cupy.asnumpy(cupy.diagonal(lu)) == 0)
+        return lu, cupy.asnumpy(ip), (int(zero[0]) + 1 if zero.size else 0)
 
     def place_panel(self, W, k, lu, piv):
         """The panel's interchanges as one row gather over all columns, then the factored panel."""
@@ -80,12 +72,12 @@ class CupyKernels:  # pragma: no cover - needs a GPU
         return cupy_linalg.solve_triangular(L11, W12, lower=True, unit_diagonal=True)
 
     def update(self, W22, L21, U12, precision):
-        """W22 -= s rnd(L21) rnd(U12 / s), as :meth:`HostKernels.update`, with the GEMM on the GPU."""
+        """W22 -= s rnd(L21) rnd(U12 / s), as :meth:`~hpcmix.dense.lu.HostKernels.update`, with the GEMM on the GPU."""
         if precision.native:
             W22 -= L21 @ U12
             return
         s = operand_scale(U12, precision.max_value) if precision.squeeze else 1.0
-        L21, U12 = self._round(L21, precision), self._round(U12 / s, precision)
+        L21, U12 = self.round(L21, precision), self.round(U12 / s, precision)
         kind = precision.cuda_gemm if W22.dtype == np.float32 else None
         if kind is None:
             W22 -= s * (L21 @ U12)    # exact products of rounded operands, fp32 sums
@@ -111,22 +103,22 @@ class CupyKernels:  # pragma: no cover - needs a GPU
                       alpha.ctypes.data, a.data.ptr, dtype, m, b.data.ptr, dtype, kk,
                       beta.ctypes.data, W22.data.ptr, _CUDA_R_32F, ldc, compute, _GEMM_DEFAULT)
 
-    @staticmethod
-    def _round(x, precision):
-        """Round fp32 operands on the GPU: fp16 by a cast (RNE), bf16 and tf32 by RNE on the fp32 bit
-        pattern; other formats through ``precision.round`` on the host."""
-        if x.dtype.kind == "c":
-            return CupyKernels._round(x.real, precision) + 1j * CupyKernels._round(x.imag, precision)
-        if precision.cuda_gemm == "16F":
-            return x.astype(cupy.float16).astype(cupy.float32)
-        if precision.cuda_gemm in ("16BF", "TF32") and x.dtype == np.float32:
-            drop = 16 if precision.cuda_gemm == "16BF" else 13
-            u = cupy.ascontiguousarray(x).view(cupy.uint32)
-            keep = cupy.uint32(~((1 << drop) - 1) & 0xFFFFFFFF)
-            r = (u + cupy.uint32((1 << (drop - 1)) - 1) + ((u >> drop) & cupy.uint32(1))) & keep
-            return cupy.where(cupy.isnan(x), x, r.view(cupy.float32))
-        return cupy.asarray(precision.round(cupy.asnumpy(x)))
+    #: The kernel sets' one rounding (:meth:`hpcmix.dense.lu.HostKernels.round`): fp16, bf16, tf32 (and fp32, fp64)
+    #: by cupy array operations on the GPU, from float32 (the GEMM operands) or float64 (the conversion of A), bit for
+    #: bit the host's numbers (:mod:`hpcmix.dense.formats`); other formats on the host, with a copy each way.
+    round = HostKernels.round
 
     @staticmethod
     def all_finite(x):
         return bool(cupy.isfinite(x).all())
+
+    @staticmethod
+    def getrs(lu, piv, C):
+        """Z with M Z = C in the precision of ``lu``, where (``lu``, ``piv``: device arrays, 0-based pivots) is
+        the LU of M^T: cuSOLVER ?getrs with trans = "T"."""
+        return cupy_linalg.lu_solve((lu, piv), C, trans=1, check_finite=False)
+
+    @staticmethod
+    def nrm2(v):
+        """The 2-norm of the device vector v as a float, by cuBLAS ?nrm2."""
+        return float(cupy.cublas.nrm2(cupy.ascontiguousarray(v)))

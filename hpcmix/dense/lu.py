@@ -12,12 +12,13 @@ The factors overwrite W in LAPACK's layout with 0-based pivots ``piv`` (row i wa
 row piv[i]), so LAPACK's ?getrs solves with them. A zero pivot or a non-finite number in a panel or
 in U12 (overflow of the format during the factorization) raises :class:`LUFailure`.
 
-The array work goes through a kernels object (:class:`HostKernels` here, the cupy kernels of
-:mod:`hpcmix.dense.gpu` on a GPU); the driver itself only slices and loops.
+The array work goes through a kernels object, the backend's (:meth:`hpcmix.backends.base.Backend.dense_kernels`:
+:class:`HostKernels` here on the CPU backends, the cupy kernels of :mod:`hpcmix.dense.gpu` on a GPU); the driver
+itself only slices and loops.
 """
 
 import numpy as np
-from scipy.linalg import blas, lapack
+from scipy.linalg import blas, lapack, norm
 
 from .squeeze import operand_scale
 
@@ -34,7 +35,11 @@ class LUFailure(Exception):
 
 
 class HostKernels:
-    """NumPy/LAPACK/BLAS kernels of the blocked LU (the reference)."""
+    """NumPy/LAPACK/BLAS kernels of the blocked LU (the reference), and of the solves and the refinement that
+    follow it: ``xp`` is the array module of the arrays these kernels work on (the factors, the float64 A and
+    the iterates of :mod:`hpcmix.dense.refinement`), ``to_host`` brings one of them back as a numpy array."""
+
+    xp = np
 
     _getrf = {np.dtype(np.float32): lapack.sgetrf, np.dtype(np.float64): lapack.dgetrf,
               np.dtype(np.complex64): lapack.cgetrf, np.dtype(np.complex128): lapack.zgetrf}
@@ -42,6 +47,17 @@ class HostKernels:
               np.dtype(np.complex64): lapack.claswp, np.dtype(np.complex128): lapack.zlaswp}
     _trsm = {np.dtype(np.float32): blas.strsm, np.dtype(np.float64): blas.dtrsm,
              np.dtype(np.complex64): blas.ctrsm, np.dtype(np.complex128): blas.ztrsm}
+    _getrs = {np.dtype(np.float32): lapack.sgetrs, np.dtype(np.float64): lapack.dgetrs,
+              np.dtype(np.complex64): lapack.cgetrs, np.dtype(np.complex128): lapack.zgetrs}
+
+    @staticmethod
+    def to_device(W):
+        """W where these kernels work on it: the host array itself."""
+        return W
+
+    @staticmethod
+    def to_host(W):
+        return W
 
     def getrf(self, panel):
         """LU of a tall panel in its own precision; returns (factors, 0-based pivots, info)."""
@@ -59,12 +75,26 @@ class HostKernels:
         """L11^-1 W12 with L11 unit lower triangular."""
         return self._trsm[W12.dtype](1.0, L11, W12, lower=1, diag=1)
 
+    def round(self, x, precision):
+        """``x`` (an array of ``xp``) rounded to ``precision``'s format, as ``precision.storage_for(x.dtype)``, where
+        these kernels work: with numpy ``precision.round`` itself; with another module (cupy on a GPU) the format's
+        rounding in that module (:meth:`~hpcmix.dense.formats.FactorizationPrecision.round_in`: fp64, fp32, tf32,
+        bf16, fp16), the same numbers. A format without one (a plugin's e8m5, say) falls back to the host rounding:
+        ``x`` is copied to the host, rounded there and copied back. The one rounding of the conversion of A and of
+        the GEMM operands of :meth:`update`."""
+        if self.xp is np:
+            return precision.round(x)
+        out = precision.round_in(x, self.xp)
+        if out is None:     # the host rounding, with a round trip
+            out = self.xp.asarray(precision.round(self.to_host(x)))
+        return out
+
     def update(self, W22, L21, U12, precision):
-        """W22 -= s rnd(L21) rnd(U12 / s) in place: a storage-precision GEMM on rounded operands, with
-        s = 1, or for a squeezing precision the power of two that scales U12 into range."""
+        """W22 -= s rnd(L21) rnd(U12 / s) in place: a storage-precision GEMM on rounded operands (:meth:`round`),
+        with s = 1, or for a squeezing precision the power of two that scales U12 into range."""
         s = operand_scale(U12, precision.max_value) if precision.squeeze else 1.0
         if not precision.native:
-            L21, U12 = precision.round(L21), precision.round(U12 / s)
+            L21, U12 = self.round(L21, precision), self.round(U12 / s, precision)
         with np.errstate(all="ignore"):    # an overflow shows up as inf/NaN in the next panel
             product = (U12.T @ L21.T).T    # in Fortran order, like W22: a fast subtraction
             if s != 1.0:
@@ -73,6 +103,17 @@ class HostKernels:
 
     def all_finite(self, x):
         return bool(np.isfinite(x).all())
+
+    def getrs(self, lu, piv, C):
+        """Z with M Z = C in the precision of ``lu``, where (``lu``, ``piv``) is the LU of M^T as ?getrf leaves it
+        (LAPACK ?getrs with trans = "T")."""
+        return self._getrs[lu.dtype](lu, piv, C, trans=1)[0]
+
+    @staticmethod
+    def nrm2(v):
+        """The 2-norm of the vector v as a float, by BLAS ?nrm2 (scaled: no overflow or underflow in the sum of
+        squares)."""
+        return float(norm(v, check_finite=False))
 
 
 def blocked_lu(W, precision, block_size=BLOCK_SIZE, kernels=None):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import HpcmixError, SolverError
 from . import formats
-from .factorization import LowPrecisionLU, resolve_backend
+from .factorization import LowPrecisionLU, as_backend
 from .lu import BLOCK_SIZE
 from .norms import EPS, column_inf_norms, inf_norm
 from .refinement import METHODS, refine
@@ -60,27 +60,44 @@ def check_finite(M, what):
 class DenseFactorization:
     """A (kept in float64) and its LU in ``factorization`` (a name or a FactorizationPrecision).
 
-    ``backend``: "numpy", "cupy" (GEMMs on the GPU) or "auto". ``what`` names the matrix in errors.
-    ``times`` holds the seconds of conversion and factorization. The float64 LU of the fallback is
-    made on first need and reused by later solves.
+    ``backend``: the :class:`~hpcmix.backends.base.Backend` whose kernels factor the matrix and refine the
+    solutions (the run's backend; default the numpy backend). On the cupy backend with a GPU everything runs on the
+    device (:mod:`hpcmix.dense.gpu`), on ``A_work``, a float64 copy of A made there once, here: the conversion (the
+    norms, the squeezing and the rounding to the format, :class:`~hpcmix.dense.factorization.LowPrecisionLU`), the
+    LU, its GEMMs in the factorization precision on tensor cores, the solves with its factors and the refinement
+    with its float64 residuals. ``A`` stays on the host (the error message of a non-finite matrix and the rcond
+    bound read it); on the host ``A_work`` is ``A`` itself. Device memory at n = 32768: A_work 8.6 GB (float64),
+    the factors 4.3 GB (fp32 storage), their float64 widening for GMRES's preconditioner 8.6 GB (made on first
+    use), the float64 LU of a fallback another 8.6 GB (made on first need), plus transient panel and GEMM
+    operand copies and the conversion's blocks of rows. ``what`` names the matrix in errors. ``times`` holds the
+    seconds of conversion (copying A to the device and ||A|| included) and factorization. The float64 LU of the
+    fallback (on the same backend) is made on first need and reused by later solves, and so is its reciprocal
+    condition estimate (LAPACK ?gecon on the host: the factors are copied there once). Solutions and results are
+    returned on the host.
     """
 
-    def __init__(self, A, factorization="fp32", *, backend="auto", block_size=BLOCK_SIZE, registry=None,
+    def __init__(self, A, factorization="fp32", *, backend=None, block_size=BLOCK_SIZE, registry=None,
                  what="the matrix"):
         if int(block_size) < 1:
             raise HpcmixError(f"block_size must be >= 1, got {block_size}")
         self.A = as_matrix(A, what)
         self.what = what
         self.n = self.A.shape[0]
-        self.normA = inf_norm(self.A)
+        self.precision = formats.lookup(factorization, registry)
+        self.backend = as_backend(backend)
+        self.block_size = block_size
+        kernels = self.backend.dense_kernels()
+        t0 = time.perf_counter()
+        self.A_work = kernels.xp.asarray(self.A)        # the one copy of A to the device (A itself on the host)
+        self.normA = inf_norm(self.A_work)
         if not math.isfinite(self.normA):
             check_finite(self.A, what)
             raise HpcmixError(f"the infinity norm of {what} overflows float64; scale the matrix down")
-        self.precision = formats.lookup(factorization, registry)
-        self.backend = resolve_backend(backend)
-        self.lu = LowPrecisionLU(self.A, self.precision, normA=self.normA, backend=self.backend,
+        t1 = time.perf_counter()
+        self.lu = LowPrecisionLU(self.A_work, self.precision, normA=self.normA, kernels=kernels,
                                  block_size=block_size)
         self.times = dict(self.lu.times)
+        self.times["convert"] += t1 - t0
         self._lu64 = self.lu if self.precision is formats.FP64 else None
 
     def default_tol(self):
@@ -115,7 +132,7 @@ class DenseFactorization:
         if self.precision is formats.FP64:
             self._factor64()            # an exactly singular matrix is an error, not a code
         if self.lu.ok:
-            out = refine(self.A, B2, self.normA, self.lu, refinement, tol=tol, max_iters=max_iters,
+            out = refine(self.A_work, B2, self.normA, self.lu, refinement, tol=tol, max_iters=max_iters,
                          max_inner=max_inner, inner_tol=inner_tol)
             X, code, reason, niters, outer, history = (out.X, out.code, out.reason, out.niters,
                                                       out.outer_niters, list(out.history))
@@ -131,7 +148,7 @@ class DenseFactorization:
             lu64 = self._factor64()
             times["fallback_factorization"] = time.perf_counter() - t1
             t2 = time.perf_counter()
-            out64 = refine(self.A, B2, self.normA, lu64, "classical", tol=tol, max_iters=max(max_iters, 1),
+            out64 = refine(self.A_work, B2, self.normA, lu64, "classical", tol=tol, max_iters=max(max_iters, 1),
                            max_inner=max_inner, inner_tol=inner_tol)
             times["fallback"] = time.perf_counter() - t2
             X, converged, fell_back, backward = out64.X, out64.code == SUCCESS, True, out64.backward_error
@@ -160,7 +177,8 @@ class DenseFactorization:
 
     def _factor64(self):
         if self._lu64 is None:
-            self._lu64 = LowPrecisionLU(self.A, formats.FP64, normA=self.normA)
+            self._lu64 = LowPrecisionLU(self.A_work, formats.FP64, normA=self.normA, backend=self.backend,
+                                        block_size=self.block_size)
         if not self._lu64.ok:
             error = SingularMatrixError if self._lu64.singular else SolverError
             raise error(f"the float64 LU of {self.what} failed: {self._lu64.reason}")
@@ -168,10 +186,11 @@ class DenseFactorization:
 
 
 def solve(A, B, factorization="fp32", refinement="classical", *, tol=None, max_iters=MAX_ITERS,
-          max_inner=MAX_INNER, inner_tol=INNER_TOL, fallback=True, backend="auto", block_size=BLOCK_SIZE,
+          max_inner=MAX_INNER, inner_tol=INNER_TOL, fallback=True, backend=None, block_size=BLOCK_SIZE,
           registry=None):
     """Solve A X = B to float64 accuracy with an LU in ``factorization`` and ``refinement``
-    ("classical", "gmres", "classical_gmres"); see :class:`DenseFactorization` and the module doc.
+    ("classical", "gmres", "classical_gmres") on ``backend`` (a Backend; default the numpy backend); see
+    :class:`DenseFactorization` and the module doc.
     The result's ``times`` include the conversion and factorization."""
     f = DenseFactorization(A, factorization, backend=backend, block_size=block_size, registry=registry,
                            what="the matrix")

@@ -15,28 +15,47 @@ rnd(U12 / s), with s a power of two, exact in fp32 (a GEMM's alpha on a GPU).
 
 import numpy as np
 
+from .norms import row_blocks
+
 #: Fraction of the format's largest finite value that the scaled matrix's largest entry is set to.
 THETA = 0.1
 
 
-def _pow2_inverse(m):
+def _pow2_inverse(m, xp=np):
     """2^round(-log2 m) for m > 0, 1 where m is 0 (an all-zero row or column stays as it is); the
     exponent is capped at 1023 so that a subnormal m gives the largest finite power of two, not inf
-    (the column scaling and mu then bring such a row the rest of the way)."""
-    out = np.ones_like(m)
+    (the column scaling and mu then bring such a row the rest of the way). Functions of the module ``xp``."""
     nz = m > 0
-    out[nz] = np.exp2(np.minimum(-np.round(np.log2(m[nz])), 1023.0))
-    return out
+    return xp.where(nz, xp.exp2(xp.minimum(-xp.rint(xp.log2(xp.where(nz, m, 1.0))), 1023.0)), 1.0)
+
+
+def scalings(A, max_value, theta=THETA, xp=np):
+    """(r, s, mu) of A' = mu diag(r) A diag(s) (see the module doc) for the float64/complex128 matrix A of the array
+    module ``xp`` (numpy, or cupy on a GPU): r and s arrays there, mu a float; three blocked passes over A there, in
+    float64 (the moduli of complex entries)."""
+    n_rows, n_cols = A.shape
+    blocks = row_blocks(n_rows, n_cols)
+    r = xp.concatenate([abs(A[i:j]).max(axis=1) for i, j in blocks]) if n_cols else xp.zeros(n_rows)
+    r = _pow2_inverse(r, xp)
+    colmax = xp.zeros(n_cols)
+    for i, j in blocks:
+        colmax = xp.maximum(colmax, (abs(A[i:j]) * r[i:j, None]).max(axis=0))
+    s = _pow2_inverse(colmax, xp)
+    beta = max((float((abs(A[i:j]) * r[i:j, None] * s[None, :]).max()) for i, j in blocks), default=1.0) \
+        if A.size else 1.0
+    mu = float(np.exp2(np.floor(np.log2(theta * max_value / beta)))) if beta > 0 else 1.0
+    return r, s, mu
+
+
+def apply(A, r, s, mu):
+    """mu diag(r) A diag(s) (rows of A with the matching entries of r: a block of rows at a time)."""
+    return mu * (r[:, None] * A * s[None, :])     # mu last: mu * r may not be finite
 
 
 def squeeze(A, max_value, theta=THETA):
-    """Return (A', r, s, mu) with A' = mu diag(r) A diag(s) in float64/complex128 (see the module doc)."""
-    absA = np.abs(A)
-    r = _pow2_inverse(absA.max(axis=1))
-    s = _pow2_inverse((absA * r[:, None]).max(axis=0))
-    beta = float((absA * r[:, None] * s[None, :]).max()) if A.size else 1.0
-    mu = float(np.exp2(np.floor(np.log2(theta * max_value / beta)))) if beta > 0 else 1.0
-    return mu * (r[:, None] * A * s[None, :]), r, s, mu     # mu last: mu * r may not be finite
+    """Return (A', r, s, mu) with A' = mu diag(r) A diag(s) in float64/complex128 (see the module doc), on the host."""
+    r, s, mu = scalings(A, max_value, theta)
+    return apply(A, r, s, mu), r, s, mu
 
 
 def operand_scale(U, max_value, theta=THETA):

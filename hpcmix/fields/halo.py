@@ -14,76 +14,101 @@ norm, d)``, e.g. the Wilson spin projection to half spinors) the ghost rows of d
 ``start()`` posts the non-blocking sends and receives and returns at once, so a kernel can compute
 the interior rows (none of whose y, z, t neighbours is a ghost) while the faces are in flight;
 ``wait()`` completes them. Where x is split the column ghosts travel too, and every row waits.
+
+On a GPU backend the faces are packed and unpacked on the device (its halo stream,
+``backend.halo_context()``) and travel from device memory where MPI reads it (CUDA-aware MPI), else
+through host buffers (``backend.outgoing``, ``incoming``, ``arrived``).
 """
 
 import numpy as np
 
 from ..comm.grid import wait_all
 
+_NO_NORMS = np.ones((2, 1, 1), np.float32)
+
 
 class Halo:
     def __init__(self, field, faces=None):
         self.field, self.faces = field, faces
+        self.backend = backend = field.backend
         lay = field.layout
         self.pg = lay.lattice.pg
         shape = (2, lay.xdepth, lay.nrows)
-        self.cg = np.empty(shape + (field.ncomp,), field.data.dtype)
-        self.cgn = np.empty(shape, np.float32) if field.norm is not None else np.ones((2, 1, 1), np.float32)
-        self.requests, self._unpack, self._keep = [], [], []
+        self.cg = backend.empty(shape + (field.ncomp,), field.data.dtype)
+        self.cgn = backend.empty(shape, np.float32) if field.norm is not None else backend.table(_NO_NORMS)
+        self.requests, self._arrivals, self._keep = [], [], []
 
     def _arrays(self):
         f = self.field
         return [f.data] if f.norm is None else [f.data, f.norm]
 
-    def start(self):
-        f, lay, pg = self.field, self.field.layout, self.pg
-        nrows, xh, xd = lay.nrows, lay.xh, lay.xdepth
-        cart = pg.cart
-        for d, send_rows in lay.send_rows.items():          # y, z, t faces where split
-            mu, forward = d // 2, d % 2 == 0
-            back, fwd = pg.neighbours[mu]
-            # ghost block d comes from the neighbour in direction d; my rows fill the opposite neighbour's
-            source, dest = (fwd, back) if forward else (back, fwd)
-            g0 = lay.ghost_start[d]
-            where = slice(g0, g0 + send_rows.size)
-            if self.faces is None:
-                targets, sends = self._arrays(), [np.ascontiguousarray(a[send_rows]) for a in self._arrays()]
-            else:
-                targets, sends = None, [a for a in self.faces[0](f, send_rows, d) if a is not None]
-            received = [np.empty_like(b) for b in sends]
-            for k, (recv, sendbuf) in enumerate(zip(received, sends)):
-                tag = 100 + 10 * d + k
-                self.requests += [cart.Irecv(recv, source=source, tag=tag), cart.Isend(sendbuf, dest=dest, tag=tag)]
-            self._unpack.append((where, d, received, targets))
-            self._keep += sends
-        first, last = np.arange(xd), xh - 1 - np.arange(xd)
-        columns = [(np.moveaxis(f.data[:nrows][:, :, first], 2, 0), np.moveaxis(f.data[:nrows][:, :, last], 2, 0),
-                    self.cg)]
+    def _exchange(self, sendbuf, dest, source, tag):
+        """Post the send of ``sendbuf`` (a device or host array) to ``dest`` and the receive of its like
+        from ``source``; the buffer it arrives in."""
+        be, cart = self.backend, self.pg.cart
+        out = be.outgoing(sendbuf)
+        recv = be.incoming(out.shape, out.dtype)
+        self.requests += [cart.Irecv(recv, source=source, tag=tag), cart.Isend(out, dest=dest, tag=tag)]
+        self._keep.append(out)
+        return recv
+
+    def _columns(self):
+        """(first lanes, last lanes reversed, target) of the column ghosts of the data and the norms: lanes
+        0 .. xdepth - 1 and Xh - 1, Xh - 2, .. of every local row, as ``[xdepth, nrows, ...]``."""
+        f, lay = self.field, self.field.layout
+        xp, n, xd, xh = self.backend.xp, lay.nrows, lay.xdepth, lay.xh
+        cols = [(xp.moveaxis(f.data[:n, :, :xd], 2, 0), xp.moveaxis(f.data[:n, :, xh - xd:][:, :, ::-1], 2, 0),
+                 self.cg)]
         if f.norm is not None:
-            columns.append((f.norm[:nrows][:, first].T, f.norm[:nrows][:, last].T, self.cgn))
-        if not lay.split[0]:
-            for lo, hi, target in columns:
-                target[0] = lo
-                target[1] = hi
-        else:
-            back, fwd = pg.neighbours[0]
-            for k, (lo, hi, target) in enumerate(columns):
-                sf, sl = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
-                self.requests += [cart.Irecv(target[0], source=fwd, tag=200 + k),
-                                  cart.Isend(sf, dest=back, tag=200 + k),
-                                  cart.Irecv(target[1], source=back, tag=210 + k),
-                                  cart.Isend(sl, dest=fwd, tag=210 + k)]
-                self._keep += [sf, sl]
+            cols.append((f.norm[:n, :xd].T, f.norm[:n, xh - xd:][:, ::-1].T, self.cgn))
+        return cols
+
+    def start(self):
+        f, lay, pg, be = self.field, self.field.layout, self.pg, self.backend
+        with be.halo_context():
+            for d, send_rows in lay.send_rows.items():          # y, z, t faces where split
+                mu, forward = d // 2, d % 2 == 0
+                back, fwd = pg.neighbours[mu]
+                # ghost block d comes from the neighbour in direction d; my rows fill the opposite neighbour's
+                source, dest = (fwd, back) if forward else (back, fwd)
+                g0 = lay.ghost_start[d]
+                where = slice(g0, g0 + send_rows.size)
+                rows = be.table(send_rows)
+                if self.faces is None:
+                    targets, sends = self._arrays(), [a[rows] for a in self._arrays()]
+                else:
+                    targets, sends = None, [a for a in self.faces[0](f, rows, d) if a is not None]
+                received = [self._exchange(b, dest, source, 100 + 10 * d + k) for k, b in enumerate(sends)]
+                self._arrivals.append((where, d, received, targets))
+            columns = self._columns()
+            if not lay.split[0]:
+                for lo, hi, target in columns:
+                    target[0] = lo
+                    target[1] = hi
+            else:
+                back, fwd = pg.neighbours[0]
+                for k, (lo, hi, target) in enumerate(columns):
+                    self._arrivals.append(("columns", target, self._exchange(lo, back, fwd, 200 + k),
+                                           self._exchange(hi, fwd, back, 210 + k)))
         return self
 
     def wait(self):
         if self.requests:
             wait_all(self.requests, self.pg.polite)
-            for where, d, received, targets in self._unpack:
-                if targets is None:
-                    self.faces[1](self.field, where, received[0], received[1] if len(received) > 1 else None, d)
-                else:
-                    for array, recv in zip(targets, received):
-                        array[where] = recv
-            self.requests, self._unpack, self._keep = [], [], []
+            be = self.backend
+            with be.halo_context():
+                for where, *rest in self._arrivals:
+                    if where == "columns":
+                        target, first, last = rest
+                        target[0] = be.arrived(first)
+                        target[1] = be.arrived(last)
+                        continue
+                    d, received, targets = rest
+                    received = [be.arrived(r) for r in received]
+                    if targets is None:
+                        self.faces[1](self.field, where, received[0], received[1] if len(received) > 1 else None, d)
+                    else:
+                        for array, recv in zip(targets, received):
+                            array[where] = recv
+            self.requests, self._arrivals, self._keep = [], [], []
         return self

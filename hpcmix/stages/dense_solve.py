@@ -11,7 +11,9 @@ Deck example::
     factorization = "fp32"
     refinement = "classical"
 
-Rank 0 builds the system and solves it; the result (or the error) is broadcast, so every rank
+The LU runs on the run's backend (``[run] backend``, :meth:`hpcmix.backends.base.Backend.dense_kernels`: on
+``cupy`` with a GPU the factorization is on the device, its GEMMs on tensor cores); the stage has no backend
+key of its own. Rank 0 builds the system and solves it; the result (or the error) is broadcast, so every rank
 returns the same :class:`~hpcmix.dense.DenseResult` (or raises the same error). Written under
 ``/<stage name>``: dataset ``x`` (where a solution exists), dataset ``history`` and the report as
 attributes (``niters``, ``backward_error`` = HPL-MxP's scaled residual, ``fell_back``, ``code``,
@@ -116,8 +118,6 @@ class DenseSolveStage(Stage):
         "inner_tol": Param(float, INNER_TOL, "GMRES stops when its preconditioned residual falls by this factor",
                            check=_positive),
         "fallback": Param(bool, True, "solve with the float64 LU where the refinement fails"),
-        "backend": Param(str, "auto", "numpy, cupy (GEMMs on the GPU) or auto (cupy where usable)",
-                         choices=("auto", "numpy", "cupy")),
         "block_size": Param(int, 256, "block size of the low-precision LU", check=_at_least_one),
     }
 
@@ -238,13 +238,13 @@ class DenseSolveStage(Stage):
         cfg = self.normalize(cfg, validator, ctx.stage)
         A, what = self._matrix(cfg["matrix"], validator, ctx.stage)
         B = self._rhs(cfg["rhs"], A.shape[0], validator, ctx.stage)
-        f = DenseFactorization(A, cfg["factorization"], backend=cfg["backend"], block_size=cfg["block_size"],
+        f = DenseFactorization(A, cfg["factorization"], backend=ctx.backend, block_size=cfg["block_size"],
                                registry=ctx.registry, what=what)
         result = f.solve(B, cfg["refinement"], tol=cfg["tol"], max_iters=cfg["max_iters"],
                          max_inner=cfg["max_inner"], inner_tol=cfg["inner_tol"], fallback=cfg["fallback"])
         result.times = {**f.times, **result.times}
         info = {"n": A.shape[0], "nrhs": 1 if B.ndim == 1 else B.shape[1], "matrix": what,
-                "backend": f.backend, "solve_seconds": result.seconds}
+                "backend": f.backend.name, "solve_seconds": result.seconds}
         return result, info
 
     @staticmethod

@@ -8,11 +8,13 @@ the caller. A fixed-point value decodes as fl32(q * norm), an output encodes as 
 ``encode_reals`` does (norm = fl32(s / M), q = rint(v M / s), s the largest |component| of the site).
 The generators write one row's work as the body of ``for row in prange(nrows)``; :func:`blocked` turns
 that into blocks of rows whose work arrays are allocated once per block. The per-site statements
-(:func:`load`, :func:`combination_start`, :func:`combination_term`, :func:`product_term`) are shared with
-the CUDA kernels (:mod:`hpcmix.backends.cuda`).
+(:func:`load`, :func:`combination_start`, :func:`combination_term`, :func:`product_term` and its parts,
+:func:`site_block_terms`) are shared with the CUDA kernels (:mod:`hpcmix.backends.cuda`).
 """
 
 import re
+
+from . import site
 
 #: blocks of rows the threads share out
 BLOCKS = 64
@@ -22,11 +24,12 @@ HEADER = ["import numpy as np", "from numba import njit, prange", "", "",
           "@njit(parallel=True, boundscheck=False, cache=True, nogil=True)"]
 
 
-def load(name, fixed, k="k"):
-    """A float64 expression of component ``k`` of field ``name`` at (row, l) (shared with the CUDA kernels)."""
+def load(name, fixed, k="k", at="row"):
+    """A float64 expression of component ``k`` of field ``name`` (norms ``{name}n``) at (``at``, l): ``at`` is
+    "row", or "iv, row" for field iv of a block."""
     if fixed:
-        return f"np.float64(np.float32({name}[row, {k}, l]) * {name}n[row, l])"
-    return f"np.float64({name}[row, {k}, l])"
+        return f"np.float64(np.float32({name}[{at}, {k}, l]) * {name}n[{at}, l])"
+    return f"np.float64({name}[{at}, {k}, l])"
 
 
 def _store(fixed, norm):
@@ -95,17 +98,44 @@ def combination_start(out_fixed, accumulate):
     return ["vr = 0.0", "vi = 0.0"]
 
 
-def combination_term(i, fixed):
-    """Statements adding (c{i}r + i c{i}i) times field f{i} to complex component j (vr, vi), float64."""
-    return [f"ar = {load(f'f{i}', fixed, '2 * j')}", f"ai = {load(f'f{i}', fixed, '2 * j + 1')}",
-            f"vr = vr + (c{i}r * ar - c{i}i * ai)", f"vi = vi + (c{i}r * ai + c{i}i * ar)"]
+def combination_term(name, fixed, cr, ci, at="row"):
+    """Statements adding (cr + i ci) times complex component j of field ``name`` at (``at``, l) to (vr, vi),
+    float64."""
+    return [f"ar = {load(name, fixed, '2 * j', at)}", f"ai = {load(name, fixed, '2 * j + 1', at)}",
+            f"vr = vr + ({cr} * ar - {ci} * ai)", f"vi = vi + ({cr} * ai + {ci} * ar)"]
 
 
-def product_term(a_fixed, b_fixed):
-    """Statements adding conj(a) b of complex component j to (sr, si), float64."""
-    return [f"ur = {load('a', a_fixed, '2 * j')}", f"ui = {load('a', a_fixed, '2 * j + 1')}",
-            f"vr = {load('b', b_fixed, '2 * j')}", f"vi = {load('b', b_fixed, '2 * j + 1')}",
-            "sr += ur * vr + ui * vi", "si += ur * vi - ui * vr"]
+def product_load(b_fixed):
+    """Statements loading complex component j of b at (row, l) into (vr, vi), float64."""
+    return [f"vr = {load('b', b_fixed, '2 * j')}", f"vi = {load('b', b_fixed, '2 * j + 1')}"]
+
+
+def product_add(a_fixed, at="row", sr="sr", si="si"):
+    """Statements adding conj(a) (vr + i vi) of complex component j, a at (``at``, l), to (``sr``, ``si``),
+    float64."""
+    return [f"ur = {load('a', a_fixed, '2 * j', at)}", f"ui = {load('a', a_fixed, '2 * j + 1', at)}",
+            f"{sr} += ur * vr + ui * vi", f"{si} += ur * vi - ui * vr"]
+
+
+def product_term(a_fixed, b_fixed, at="row"):
+    """Statements adding conj(a) b of complex component j, a at (``at``, l), to (sr, si), float64."""
+    return product_load(b_fixed) + product_add(a_fixed, at)
+
+
+def site_block_terms(fixed):
+    """Statements of one site: o = A x for the two 6x6 complex blocks of A in ``m[row, 144, l]`` (reference
+    ``site_blocks``): o_{6b+i} = sum_j M^b_ij x_{6b+j} (complex entries, reals 2k, 2k + 1), x = ``psi``
+    decoded, all in the compute type ``CDT`` from ``zero``, summed in the order j = 0 .. 5."""
+    L = [f"x{k} = {site.spinor(fixed, 'row', k, 'l')}" for k in range(24)]
+    for b in range(2):
+        for i in range(6):
+            r = 2 * (6 * b + i)
+            L += [f"o{r} = zero", f"o{r + 1} = zero"]
+            for j in range(6):
+                c, k = ((b * 6 + i) * 6 + j) * 2, 2 * (6 * b + j)
+                L += [f"o{r} += m[row, {c}, l] * x{k} - m[row, {c + 1}, l] * x{k + 1}",
+                      f"o{r + 1} += m[row, {c}, l] * x{k + 1} + m[row, {c + 1}, l] * x{k}"]
+    return L
 
 
 def lincomb_source(in_fixed, out_fixed, accumulate, norm):
@@ -118,7 +148,7 @@ def lincomb_source(in_fixed, out_fixed, accumulate, norm):
     L += [f"    c{i}r, c{i}i = cr[{i}], ci[{i}]" for i in range(n)]
     L += _combination_loop(out_fixed, accumulate)
     for i, fx in enumerate(in_fixed):
-        L += ["                " + s for s in combination_term(i, fx)]
+        L += ["                " + s for s in combination_term(f"f{i}", fx, f"c{i}r", f"c{i}i")]
     L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, norm)
     L += ["        partial[row] = acc"]
@@ -141,74 +171,49 @@ def reduce_source(a_fixed, b_fixed):
 
 
 def block_lincomb_source(in_fixed, out_fixed, accumulate):
-    """``kernel(out, outn, v, vn, cr, ci, scale, partial)``: out = sum_i (cr_i + i ci_i) v[i] (+ out) over the
-    fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
+    """``kernel(out, outn, v, vn, cr, ci, scale, partial)``: out = sum_iv (cr_iv + i ci_iv) v[iv] (+ out) over
+    the fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
     L = HEADER + ["def kernel(out, outn, v, vn, cr, ci, scale, partial):",
-                  "    nrows, nc, xh, n = partial.shape[0], out.shape[1], out.shape[2], v.shape[0]"]
+                  "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]"]
     L += _combination_loop(out_fixed, accumulate)
-    load_v = (lambda k: f"np.float64(np.float32(v[i, row, {k}, l]) * vn[i, row, l])") if in_fixed else \
-        (lambda k: f"np.float64(v[i, row, {k}, l])")
-    L += ["                for i in range(n):",
-          f"                    ar = {load_v('2 * j')}",
-          f"                    ai = {load_v('2 * j + 1')}",
-          "                    vr = vr + (cr[i] * ar - ci[i] * ai)",
-          "                    vi = vi + (cr[i] * ai + ci[i] * ar)",
-          "                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
+    L += ["                for iv in range(v.shape[0]):"]
+    L += ["                    " + s for s in combination_term("v", in_fixed, "cr[iv]", "ci[iv]", "iv, row")]
+    L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, False)
     L += ["        partial[row] = acc"]
     return "\n".join(blocked(L)) + "\n"
 
 
 def block_reduce_source(a_fixed, b_fixed):
-    """``kernel(a, an, b, bn, pre, pim)``: per field i of the block ``a[n, row, k, xh]`` and row, sum
-    conj(a[i]) b into ``pre[i, row]``, ``pim[i, row]`` (b streamed once for all i)."""
-    load_a = (lambda k: f"np.float64(np.float32(a[i, row, {k}, l]) * an[i, row, l])") if a_fixed else \
-        (lambda k: f"np.float64(a[i, row, {k}, l])")
+    """``kernel(a, an, b, bn, pre, pim)``: per field iv of the block ``a[n, row, k, xh]`` and row, sum
+    conj(a[iv]) b into ``pre[iv, row]``, ``pim[iv, row]`` (b streamed once for all iv)."""
     L = HEADER + ["def kernel(a, an, b, bn, pre, pim):",
                   "    n, nrows, nc, xh = a.shape[0], pre.shape[1], a.shape[2], a.shape[3]",
                   "    for row in prange(nrows):",
                   "        sr = np.zeros(n)",
                   "        si = np.zeros(n)",
                   "        for j in range(nc // 2):",
-                  "            for l in range(xh):",
-                  f"                vr = {load('b', b_fixed, '2 * j')}",
-                  f"                vi = {load('b', b_fixed, '2 * j + 1')}",
-                  "                for i in range(n):",
-                  f"                    ur = {load_a('2 * j')}",
-                  f"                    ui = {load_a('2 * j + 1')}",
-                  "                    sr[i] += ur * vr + ui * vi",
-                  "                    si[i] += ur * vi - ui * vr",
-                  "        for i in range(n):",
-                  "            pre[i, row] = sr[i]",
-                  "            pim[i, row] = si[i]"]
+                  "            for l in range(xh):"]
+    L += ["                " + s for s in product_load(b_fixed)]
+    L += ["                for iv in range(n):"]
+    L += ["                    " + s for s in product_add(a_fixed, "iv, row", "sr[iv]", "si[iv]")]
+    L += ["        for iv in range(n):",
+          "            pre[iv, row] = sr[iv]",
+          "            pim[iv, row] = si[iv]"]
     return "\n".join(blocked(L)) + "\n"
 
 
 def site_blocks_source(in_fixed, out_fixed):
-    """``kernel(out, outn, x, xn, m, scale, partial)``: out = A x with A's two 6x6 chiral blocks
-    ``m[row, 144, xh]`` (reference ``site_blocks``), computed in m's dtype."""
-    L = HEADER + ["def kernel(out, outn, x, xn, m, scale, partial):",
+    """``kernel(out, outn, psi, psin, m, scale, partial)``: out = A x (x = psi) with A's two 6x6 chiral blocks
+    ``m[row, 144, xh]`` (reference ``site_blocks``), computed in m's dtype (:func:`site_block_terms`)."""
+    L = HEADER + ["def kernel(out, outn, psi, psin, m, scale, partial):",
                   "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]",
                   "    CDT = m.dtype.type",
+                  "    zero = CDT(0.0)",
                   "    for row in prange(nrows):",
-                  "        v = np.empty((24, xh), m.dtype)",
-                  "        for k in range(24):",
-                  "            for l in range(xh):",
-                  ("                v[k, l] = CDT(x[row, k, l]) * xn[row, l]" if in_fixed else
-                   "                v[k, l] = x[row, k, l]"),
-                  "        wk = np.zeros((24, xh))",
-                  "        for b in range(2):",
-                  "            for i in range(6):",
-                  "                accr = np.zeros(xh, m.dtype)",
-                  "                acci = np.zeros(xh, m.dtype)",
-                  "                for j in range(6):",
-                  "                    c = ((b * 6 + i) * 6 + j) * 2",
-                  "                    k = 2 * (6 * b + j)",
-                  "                    for l in range(xh):",
-                  "                        accr[l] += m[row, c, l] * v[k, l] - m[row, c + 1, l] * v[k + 1, l]",
-                  "                        acci[l] += m[row, c, l] * v[k + 1, l] + m[row, c + 1, l] * v[k, l]",
-                  "                for l in range(xh):",
-                  "                    wk[2 * (6 * b + i), l] = accr[l]",
-                  "                    wk[2 * (6 * b + i) + 1, l] = acci[l]"]
+                  "        wk = np.empty((24, xh))",
+                  "        for l in range(xh):"]
+    L += ["            " + s for s in site_block_terms(in_fixed)]
+    L += [f"            wk[{k}, l] = o{k}" for k in range(24)]
     L += _store(out_fixed, False)
     return "\n".join(blocked(L)) + "\n"

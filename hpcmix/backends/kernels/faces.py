@@ -1,5 +1,6 @@
 """Numba sources of the Wilson halo faces, spin-projected (the reference: ``wilson_face_pack`` and
-``wilson_face_unpack`` in :mod:`hpcmix.backends.reference`).
+``wilson_face_unpack`` in :mod:`hpcmix.backends.reference`); their per-site statements (:func:`pack`,
+:func:`unpack`) are shared with the CUDA kernels (:mod:`hpcmix.backends.cuda`).
 
 pack: for the sites of the given rows, the half spinor h = psi_up + S psi_down (S = s B_mu, a 2x2 matrix
 of 0, +-1, +-i passed as ``sr``, ``si``; the sum over its two entries adds an exact zero, so h is the
@@ -9,6 +10,7 @@ reference's to the bit), stored as the field stores: fixed point with the refere
 the ghost rows from ``start``.
 """
 
+from . import site
 from .blas import HEADER
 
 
@@ -26,28 +28,21 @@ def _half_spinor(load):
     return lines
 
 
-def pack_source(in_fixed, out_fixed):
-    """``kernel(psi, psin, rows, out, outn, scale, sr, si)``: out[i] = h of psi's row rows[i]."""
-    load = (lambda k: f"CDT(psi[row, {k}, l]) * psin[row, l]") if in_fixed else (lambda k: f"psi[row, {k}, l]")
-    body = _half_spinor(load)
+def pack(in_fixed, out_fixed, rint="np.rint"):
+    """Statements of one site (i, row, l): out[i, :, l] = h of psi's site (row, l), in the compute type
+    ``CDT``; a fixed-point output encoded in float64 (``zero`` = 0.0; ``rint``: the target's
+    round-half-even), an IEEE one stored as is."""
+    body = _half_spinor(lambda k: site.spinor(in_fixed, "row", k, "l"))
     if out_fixed:
-        body += ["s = 0.0"] + [f"s = max(s, abs(np.float64(h{k})))" for k in range(12)]
-        body += ["outn[i, l] = np.float32(s / scale)", "f = scale / s if s > 0 else 0.0"]
-        body += [f"out[i, {k}, l] = np.rint(np.float64(h{k}) * f)" for k in range(12)]
-    else:
-        body += [f"out[i, {k}, l] = h{k}" for k in range(12)]
-    L = HEADER + ["def kernel(psi, psin, rows, out, outn, scale, sr, si):",
-                  "    CDT = sr.dtype.type",
-                  "    for i in prange(rows.shape[0]):",
-                  "        row = rows[i]",
-                  "        for l in range(psi.shape[2]):"] + ["            " + b for b in body]
-    return "\n".join(L) + "\n"
+        return body + site.encode(12, lambda k, q: f"out[i, {k}, l] = {q}", lambda n: f"outn[i, l] = np.float32({n})",
+                                  rint, value=lambda k: f"np.float64(h{k})")
+    return body + [f"out[i, {k}, l] = h{k}" for k in range(12)]
 
 
-def unpack_source(fixed):
-    """``kernel(data, datan, start, q, qn, tr, ti, half)``: ghost row start + i of the field (data, datan) =
-    [h; T h] from h = q[i] (T = S^dag, entries 0, +-1, +-i; ``half`` = 0.5 for IEEE, 1 for fixed point,
-    whose norm is halved instead)."""
+def unpack(fixed):
+    """Statements of one site (i, l): ghost row start + i of the field (data, datan) = [h; T h] from
+    h = q[i, :, l] (T = S^dag, entries 0, +-1, +-i as ``tr``, ``ti``; ``half`` = 0.5 for IEEE, 1 for fixed
+    point, whose norm is halved instead)."""
     body = [f"h{k} = q[i, {k}, l] * half" for k in range(12)]
     body += [f"data[start + i, {k}, l] = h{k}" for k in range(12)]
     for sl in range(2):
@@ -58,9 +53,24 @@ def unpack_source(fixed):
                             for t in range(2))
             body += [f"data[start + i, {2 * (3 * (2 + sl) + c)}, l] = {re}",
                      f"data[start + i, {2 * (3 * (2 + sl) + c) + 1}, l] = {im}"]
-    if fixed:
-        body += ["datan[start + i, l] = qn[i, l] * np.float32(0.5)"]
+    return body + (["datan[start + i, l] = qn[i, l] * np.float32(0.5)"] if fixed else [])
+
+
+def pack_source(in_fixed, out_fixed):
+    """``kernel(psi, psin, rows, out, outn, out_scale, sr, si)``: out[i] = h of psi's row rows[i] (:func:`pack`)."""
+    L = HEADER + ["def kernel(psi, psin, rows, out, outn, out_scale, sr, si):",
+                  "    CDT = sr.dtype.type",
+                  "    zero = 0.0",
+                  "    for i in prange(rows.shape[0]):",
+                  "        row = rows[i]",
+                  "        for l in range(psi.shape[2]):"] + ["            " + b for b in pack(in_fixed, out_fixed)]
+    return "\n".join(L) + "\n"
+
+
+def unpack_source(fixed):
+    """``kernel(data, datan, start, q, qn, tr, ti, half)``: ghost rows start + i of the field (data, datan)
+    from the half spinors q[i] (:func:`unpack`)."""
     L = HEADER + ["def kernel(data, datan, start, q, qn, tr, ti, half):",
                   "    for i in prange(q.shape[0]):",
-                  "        for l in range(q.shape[2]):"] + ["            " + b for b in body]
+                  "        for l in range(q.shape[2]):"] + ["            " + b for b in unpack(fixed)]
     return "\n".join(L) + "\n"

@@ -60,7 +60,7 @@ class DenseCoarsest(Solver):
         A = dense_matrix(op)
         what = f"the coarsest operator (level {op.level})"
         self.factorization = collective(self.lattice.pg, lambda: None if A is None else DenseFactorization(
-            A, "fp32", backend="numpy", what=what), SolverError)
+            A, "fp32", what=what), SolverError)
         self.seconds = time.perf_counter() - t0
 
     def solve(self, op, b, x0=None):
