@@ -243,6 +243,25 @@ def test_multigrid_with_coarse_levels_in_other_precisions(critical, backend, coa
     assert res.converged and true_residual(d, f, b, res.x) <= 1e-10 and res.iterations < 30
 
 
+@pytest.mark.parametrize("null_precision", ["single", "half"])
+def test_null_vectors_relaxed_in_lower_precision_precondition_as_well(critical, backend, null_precision):
+    """``null_precision``: the setup's BiCGstab runs its sloppy iterations in single or half (reliable
+    updates in double); the null vectors differ from double's, and precondition about as well."""
+    d, b = critical
+    f = d.on_backend(backend)
+    B = f.import_field(b)
+    its, nulls = [], []
+    for precision in ("double", null_precision):
+        mg = Multigrid(levels=TWO, setup_maxiter=30, null_precision=precision)
+        mg.setup(f)
+        res = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
+        assert res.converged and true_residual(d, f, b, res.x) <= 1e-10
+        its.append(res.iterations)
+        nulls.append(mg.hierarchy.levels[0].transfer.basis)
+    assert not np.array_equal(nulls[0], nulls[1])
+    assert its[1] <= its[0] + 3, its
+
+
 def test_multigrid_in_single_precision_under_double_gcr(critical, backend):
     """GCR in double with a single-precision preconditioner: the K-cycle runs on the single fine operator."""
     d, b = critical

@@ -43,15 +43,40 @@ class Blocking:
     def to_blocks(self, array):
         """Fine canonical ``array[T, Z, Y, X, dofs, *rest]`` as ``[Tc, Zc, Yc, Xc, 2, block_dofs, *rest]``
         (chirality, then the block's sites t, z, y, x and the site's half of the dofs)."""
+        return self._gather(array, self.block)
+
+    def layer(self, mu, sign):
+        """The in-block coordinate along mu of the fine sites x whose hop to x + sign mu leaves their block: the
+        last layer of each block in direction mu (b_mu - 1) for sign +1, the first (0) for -1."""
+        return self.block[mu] - 1 if sign > 0 else 0
+
+    def face_sites(self, mu, sign):
+        """The index of the [T, Z, Y, X] axes that selects the fine sites in the :meth:`layer` (mu, sign) of every
+        block (a strided view)."""
+        index = [slice(None)] * 4
+        index[3 - mu] = slice(self.layer(mu, sign), None, self.block[mu])
+        return tuple(index)
+
+    def face(self, array, mu):
+        """``array[T, Z, Y, X, dofs, *rest][face_sites(mu, sign)]`` (one layer along mu of every block, either sign)
+        as ``[Tc, Zc, Yc, Xc, 2, block_dofs / b_mu, *rest]``: :meth:`to_blocks` of those sites alone, each block's
+        sites in the same order with its extent along mu taken as 1."""
+        block = list(self.block)
+        block[mu] = 1
+        return self._gather(array, block)
+
+    def _gather(self, array, block):
+        """``array[T', Z', Y', X', dofs, *rest]`` (T' = Tc bt, ...) as ``[Tc, Zc, Yc, Xc, 2, prod(block) dofs / 2,
+        *rest]``."""
         rest = array.shape[5:]
-        bx, by, bz, bt = self.block
+        bx, by, bz, bt = block
         shape = []
-        for n, b in zip(self.lattice.shape, (bt, bz, by, bx)):
-            shape += [n // b, b]
+        for n, b in zip(self.coarse_shape, (bt, bz, by, bx)):
+            shape += [n, b]
         a = array.reshape(tuple(shape) + (2, self.dofs // 2) + rest)
         k = len(rest)
         order = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9) + tuple(range(10, 10 + k))
-        return a.transpose(order).reshape(self.coarse_shape + (2, self.block_dofs) + rest)
+        return a.transpose(order).reshape(self.coarse_shape + (2, int(np.prod(block)) * self.dofs // 2) + rest)
 
     def from_blocks(self, blocks):
         """The inverse of :meth:`to_blocks`: ``[Tc, Zc, Yc, Xc, 2, block_dofs, *rest]`` as the fine canonical
@@ -62,12 +87,3 @@ class Blocking:
         k = len(rest)
         order = (0, 5, 1, 6, 2, 7, 3, 8, 4, 9) + tuple(range(10, 10 + k))
         return np.ascontiguousarray(a.transpose(order)).reshape(self.lattice.shape + (self.dofs,) + rest)
-
-    def crossing(self, mu, sign):
-        """Mask ``[T, Z, Y, X]`` (broadcastable) of the fine sites x whose hop to x + sign mu leaves their block:
-        the last layer of each block in direction mu for sign +1, the first for -1."""
-        local = np.arange(self.lattice.local_dims[mu]) % self.block[mu]
-        edge = local == (self.block[mu] - 1 if sign > 0 else 0)
-        shape = [1, 1, 1, 1]
-        shape[3 - mu] = edge.size
-        return edge.reshape(shape)

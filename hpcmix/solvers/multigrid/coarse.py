@@ -22,6 +22,8 @@ from ...operators.base import LinearOperator
 from ...precision import DOUBLE
 
 SIGNS = (1, -1)
+#: The index of every site of a canonical field's [T, Z, Y, X] axes.
+ALL = (slice(None),) * 4
 
 
 def stored(precision, matrices):
@@ -53,9 +55,10 @@ class CoarseOperator(LinearOperator):
             out += np.matmul(self.Y[mu][i], handle.wait()[..., None])
         return self.precision.round(out[..., 0]) if self.precision.has_norm else out[..., 0]
 
-    def hop(self, w, mu, sign):
-        """Y_mu^{sign}(x) w(x + sign mu) for ``w[Tc, Zc, Yc, Xc, N, m]`` (the Galerkin product of the next level)."""
-        return np.matmul(self.Y[mu][SIGNS.index(sign)], self.lattice.shift(w, mu, sign))
+    def hop(self, w, mu, sign, sites=ALL):
+        """Y_mu^{sign}(x) w(x + sign mu) for ``w[Tc, Zc, Yc, Xc, N, m]`` at the sites ``sites`` (an index of the
+        [Tc, Zc, Yc, Xc] axes) only (the Galerkin product of the next level)."""
+        return np.matmul(self.Y[mu][SIGNS.index(sign)][sites], self.lattice.shift(w, mu, sign)[sites])
 
     def adjoint(self):
         """D^dag as a stencil (module doc), built once."""

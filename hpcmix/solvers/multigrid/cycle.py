@@ -43,8 +43,8 @@ SETUP_FILES = {
     "save": Param(PathParam(must_exist=False), None, "write the setup to this HDF5 file once it is built (relative "
                   "to the deck's folder; never over an existing file but the one loaded)"),
     "load": Param(PathParam(must_exist=False), None, "read the setup from this file instead of building it where "
-                  "it was made with the same levels, setup_tol, setup_maxiter and seed (else it is built afresh, "
-                  "with a warning); may be missing only where it is also the save target"),
+                  "it was made with the same levels, setup_tol, setup_maxiter, null_precision and seed (else it is "
+                  "built afresh, with a warning); may be missing only where it is also the save target"),
     "refresh": Param(int, None, "for another operator (a changed gauge field): relax the loaded vectors with this "
                      "many setup iterations each and rebuild P and the coarse operators, instead of building afresh",
                      check=lambda v: None if v >= 1 else "must be >= 1"),
@@ -141,6 +141,10 @@ class Multigrid(Solver):
         "setup_tol": Param(float, 5e-6, "relative residual of the near-null vector relaxation"),
         "setup_maxiter": Param(int, 20, "BiCGstab iterations of each near-null vector at most (more do not "
                                "make the vectors better)"),
+        "null_precision": Param(str, "double", "sloppy precision of the setup's BiCGstab (reliable updates to "
+                                "setup_tol in double; single is faster, but its rounding, amplified by BiCGstab, "
+                                "makes setups on different process grids differ by more than double's 1e-9)",
+                                choices=tuple(COARSE_PRECISIONS)),
         "seed": Param(int, 0, "seed of the random starts of the near-null vectors"),
         "coarsest": Param(str, "auto", "the coarsest level's solver: the dense fp32 LU with iterative refinement to "
                           f"double (lu), GCR to coarse_tol (gcr), or auto: lu up to {LU_MAX_DOF} global dofs",
@@ -150,7 +154,7 @@ class Multigrid(Solver):
 
     def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", omega=0.85, coarse_tol=0.25,
                  coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
-                 seed=0, coarsest="auto", setup=None, **kw):
+                 null_precision="double", seed=0, coarsest="auto", setup=None, **kw):
         levels = levels if levels is not None else self.params["levels"].default
         problem = check_levels(levels)
         if problem:
@@ -158,7 +162,7 @@ class Multigrid(Solver):
         super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother, omega=omega,
                          coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
                          coarse_precision=coarse_precision, setup_tol=setup_tol, setup_maxiter=setup_maxiter,
-                         seed=seed, coarsest=coarsest, **kw)
+                         null_precision=null_precision, seed=seed, coarsest=coarsest, **kw)
         self.files = dict(setup or {})        # not self.setup: that is the method
         self.hierarchy, self.cycle, self.note = None, None, None
 
@@ -189,7 +193,8 @@ class Multigrid(Solver):
         """The keys that determine a setup (a saved one made with others is not used), as its file records them."""
         return {"levels": [{"block": [int(b) for b in spec["block"]], "n_vec": int(spec["n_vec"])}
                            for spec in self.levels],
-                "setup_tol": float(self.setup_tol), "setup_maxiter": int(self.setup_maxiter), "seed": int(self.seed)}
+                "setup_tol": float(self.setup_tol), "setup_maxiter": int(self.setup_maxiter),
+                "null_precision": self.null_precision, "seed": int(self.seed)}
 
     def setup(self, fields):
         """Build the hierarchy below ``fields`` (a WilsonFields) once, or take it from ``setup.load`` (:mod:`.reuse`)
@@ -201,7 +206,8 @@ class Multigrid(Solver):
         saved, refresh, self.note = choose(self.files, fields.lattice, parameters, identity)
         file_seconds = time.perf_counter() - t0
         maxiter = self.files["refresh"] if refresh else self.setup_maxiter
-        solver = BiCGstab(tol=self.setup_tol, maxiter=maxiter) if saved is None or refresh else None
+        sloppy = "same" if self.null_precision == "double" else self.null_precision
+        solver = BiCGstab(tol=self.setup_tol, maxiter=maxiter, sloppy=sloppy) if saved is None or refresh else None
         self.hierarchy = Hierarchy(fields, self.levels, solver, self.seed, saved)
         if save and (self.hierarchy.origin != "loaded" or save != load):
             file_seconds += write_setup(save, self.hierarchy, parameters, identity, replace=save == load)

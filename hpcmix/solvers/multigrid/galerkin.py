@@ -1,14 +1,16 @@
 """The Galerkin coarse operator D_c = P^dag A P as a stencil (:class:`~.coarse.CoarseOperator`), computed once.
 
-With W_a = P e_a (basis vector a of every block at once, :meth:`~.transfer.Transfer.unit_vectors`) and
-H_mu^{+-} the hopping terms of A (``level.hop``), masked to the fine sites whose hop leaves their block:
+With W_a = P e_a (basis vector a of every block at once, :meth:`~.transfer.Transfer.unit_vectors`),
+H_mu^{+-} the hopping terms of A (``level.hop``) and mask_mu^{+-} the indicator of the fine sites whose hop leaves
+their block (the block's last layer along mu for +, its first for -):
 
-    Y_mu^{+-}(B)[:, a] = P^dag (mask_mu^{+-} H_mu^{+-} W_a) on block B,
+    Y_mu^{+-}(B)[:, a] = P^dag (mask_mu^{+-} H_mu^{+-} W_a) on block B   (restricted from that layer alone),
     X(B)[:, a]         = P^dag (A W_a) on B  -  sum_{mu, +-} Y_mu^{+-}(B)[:, a].
 
 A W_a is applied by the level's own operator (the backend's stencil for the finest level, site term included);
-only the block-leaving hops are computed from the hopping matrices. A coarse extent of 1 or 2 is handled as the
-stencil is applied: a hop that leaves its block is always a Y term, even when it lands in the same coarse site.
+only the block-leaving hops are computed from the hopping matrices, on the sites of that layer alone. A coarse
+extent of 1 or 2 is handled as the stencil is applied: a hop that leaves its block is always a Y term, even when
+it lands in the same coarse site.
 """
 
 import numpy as np
@@ -29,7 +31,8 @@ def galerkin(level, transfer, index, chunk=8):
         X[..., cols] = transfer.restrict(aw)
         for mu in range(4):
             for i, sign in enumerate(SIGNS):
-                y = transfer.restrict(level.hop(w, mu, sign) * blocking.crossing(mu, sign)[..., None, None])
+                sites = blocking.face_sites(mu, sign)
+                y = transfer.restrict_face(level.hop(w, mu, sign, sites), mu, sign)
                 Y[mu][i][..., cols] = y
                 X[..., cols] -= y
     return CoarseOperator(blocking.coarse_lattice, X, Y, level=index)

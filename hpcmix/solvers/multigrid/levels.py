@@ -5,9 +5,10 @@
 - ``operator``: A in double, a LinearOperator on the level's own fields;
 - ``to_array(x)`` / ``from_array(a, precision)``: a field as the canonical complex128 array ``[T, Z, Y, X, dofs]``
   and back (stored in ``precision``);
-- ``hop(w, mu, sign)``: the hopping term of A from direction sign mu alone, (H w)(x) = A(x, x + sign mu)
-  w(x + sign mu), on canonical arrays ``w[T, Z, Y, X, dofs, m]`` of m vectors (the Galerkin product needs
-  the terms that leave a block apart from the rest of A);
+- ``hop(w, mu, sign, sites)``: the hopping term of A from direction sign mu alone, (H w)(x) = A(x, x + sign mu)
+  w(x + sign mu), on canonical arrays ``w[T, Z, Y, X, dofs, m]`` of m vectors, at the sites ``sites`` (an index
+  of the [T, Z, Y, X] axes; every site by default) only (the Galerkin product needs the terms that leave a
+  block apart from the rest of A, on one layer of each block);
 - ``relax(solver, x0)``: (v, the solver's iterations), x0 relaxed against A v = 0 by ``solver`` (:mod:`.nullspace`).
 
 :class:`WilsonLevel` is the finest level: Wilson(-clover) M = A_site - D_w / 2 on a backend's even-odd
@@ -25,6 +26,7 @@ import numpy as np
 from ...errors import HpcmixError
 from ...operators.gamma import P_MINUS, P_PLUS
 from ...precision import DOUBLE
+from .coarse import ALL
 
 
 class WilsonLevel:
@@ -58,18 +60,15 @@ class WilsonLevel:
         v_e = sp.axpy(-1.0, result.x, sp.copy(x0[0]))
         return reconstruct(v_e, self.operator.space.zeros_like(x0)), result.iterations
 
-    def hop(self, w, mu, sign):
-        """The hopping term of direction sign mu (module doc) on ``w[T, Z, Y, X, 12, m]`` (index 3 spin + colour)."""
+    def hop(self, w, mu, sign, sites=ALL):
+        """The hopping term of direction sign mu (module doc) on ``w[T, Z, Y, X, 12, m]`` (index 3 spin + colour) at
+        the fine sites ``sites`` (an index of the [T, Z, Y, X] axes) only: ``(H w)[sites]``."""
         lat = self.lattice
-        w = w.reshape(lat.shape + (4, 3, -1))
-        u = self.links[mu][..., None, :, :]                                  # broadcast over spin
-        if sign > 0:
-            t = np.matmul(u, lat.shift(w, mu, 1))
-            spin = -0.5 * P_MINUS[mu]
-        else:
-            t = lat.shift(np.matmul(np.conj(np.swapaxes(u, -1, -2)), w), mu, -1)
-            spin = -0.5 * P_PLUS[mu]
-        return np.matmul(spin, t.reshape(lat.shape + (4, -1))).reshape(lat.shape + (12, -1))
+        w = lat.shift(w.reshape(lat.shape + (4, 3, -1)), mu, sign)[sites]               # w(x + sign mu)
+        u = self.links[mu] if sign > 0 else np.conj(np.swapaxes(lat.shift(self.links[mu], mu, -1), -1, -2))
+        t = np.matmul(u[sites][..., None, :, :], w)                                    # U_mu(x) or U_mu(x - mu)^dag
+        spin = -0.5 * (P_MINUS[mu] if sign > 0 else P_PLUS[mu])
+        return np.matmul(spin, t.reshape(t.shape[:4] + (4, -1))).reshape(t.shape[:4] + (12, -1))
 
 
 class CoarseLevel:

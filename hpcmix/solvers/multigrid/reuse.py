@@ -2,9 +2,9 @@
 
 - The file does not exist: allowed only where ``load`` is also the ``save`` target (the first run makes the
   file; the deck's validation refuses a missing ``load`` otherwise): the setup is built.
-- The lattice, or the parameters that determine a setup (``levels``, ``setup_tol``, ``setup_maxiter``, ``seed``),
-  differ from the file's: the setup is built afresh, and a warning names the first differing key. A mismatched
-  setup is never used.
+- The lattice, or the parameters that determine a setup (``levels``, ``setup_tol``, ``setup_maxiter``,
+  ``null_precision``, ``seed``), differ from the file's: the setup is built afresh, and a warning names the
+  first differing key. A mismatched setup is never used.
 - The same parameters and the same operator (:func:`~.persistence.operator_change`): the saved setup is used as
   it is (the same coarse operators bitwise, so the same solves on the same process grid).
 - Another operator (a changed gauge field, kappa, ...): with ``refresh = N``, the saved vectors are relaxed
