@@ -104,16 +104,16 @@ def in_order(statements, *sources_):
 
 
 def test_gpu_and_cpu_faces_site_and_block_kernels_compile_the_same_statements():
-    """The faces, the clover site term and the BLAS-1 terms (of fields and of blocks) are the same per-site
-    statements on both targets (a face's encode rounding with each target's round-half-even)."""
+    """The faces and the BLAS-1 terms (of fields and of blocks) are the same per-site statements on both targets
+    (a face's encode rounding with each target's round-half-even); the clover site term's CUDA statements are
+    :func:`site_block_terms` (the CPU's loop form of the same sums is held to the reference bitwise)."""
     for fx in (False, True):
         cpu, gpu = faces.pack(fx, fx), faces.pack(fx, fx, rint="round")
         assert [s.replace("np.rint(", "round(") for s in cpu] == gpu
         in_order(cpu, faces.pack_source(fx, fx))
         in_order(gpu, sources.face_pack_source(fx, "float32"))
         in_order(faces.unpack(fx), faces.unpack_source(fx), sources.face_unpack_source(fx))
-        in_order(blas.site_block_terms(fx), blas.site_blocks_source(fx, fx),
-                 sources.site_blocks_source(fx, fx, "float32"))
+        in_order(blas.site_block_terms(fx), sources.site_blocks_source(fx, fx, "float32"))   # CPU: loop form
         in_order(blas.combination_term("f1", fx, "c1r", "c1i"), blas.lincomb_source((True, fx), fx, True, True),
                  sources.lincomb_source((True, fx), fx, True, True, 24))
         in_order(blas.combination_term("v", fx, "cr[iv]", "ci[iv]", "iv, row"), blas.block_lincomb_source(fx, fx, True),
