@@ -69,9 +69,10 @@ def timed(fn):
 
 
 def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs=12, gcr=True, pyamg=False,
-        **mg_keys):
+        sloppy="double", **mg_keys):
     """One kappa of the table: a dict of iterations, seconds and true residuals (recomputed with the canonical
-    operator) of MG-GCR, plain GCR (where ``gcr``) and even-odd CG in double and double-half."""
+    operator) of MG-GCR (its outer GCR's sloppy cycles in ``sloppy``), plain GCR (where ``gcr``) and even-odd
+    CG in double and double-half."""
     dirac = WilsonDirac(gauge, kappa_to_mass(kappa), csw=csw, clover=csw != 0)
     fields = dirac.on_backend(backend)
     b = source(gauge.lattice)
@@ -84,7 +85,8 @@ def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs
     out = {"kappa": kappa, "csw": csw}
     mg = Multigrid(levels=[{"block": list(block), "n_vec": n_vec}], **mg_keys)
     _, out["setup_s"] = timed(lambda: mg.setup(fields))
-    res, out["mg_s"] = timed(lambda: GCR(tol=tol, nkrylov=16, maxiter=1000, preconditioner=mg).solve(op, bf))
+    outer = GCR(tol=tol, nkrylov=16, maxiter=1000, preconditioner=mg, sloppy=sloppy)
+    res, out["mg_s"] = timed(lambda: outer.solve(op, bf))
     stats = mg.hierarchy.levels[0].stats
     out.update(mg_its=res.iterations, coarse_its=stats["coarse_iterations"], mg_res=true_res(res.x),
                mg_per_rhs_s=out["mg_s"] + out["setup_s"] / rhs)
@@ -142,6 +144,10 @@ def main(argv=None):
     ap.add_argument("--no-gcr", action="store_false", dest="gcr", help="leave out plain GCR")
     ap.add_argument("--no-pyamg", action="store_false", dest="pyamg", help="leave out PyAMG")
     ap.add_argument("--backend", default=DEFAULT_BACKEND)
+    ap.add_argument("--sloppy", default="double", help="precision of the outer GCR's sloppy cycles (single: the same "
+                    "iterations, about a quarter less time)")
+    ap.add_argument("--null-precision", default="double", dest="null_precision",
+                    help="sloppy precision of the setup's BiCGstab (the multigrid key null_precision)")
     args = ap.parse_args(argv)
     if not args.gauge.is_file() or args.size % 8:
         print(f"bench_multigrid: configuration not found ({args.gauge}; set HPCMIX_SHARED_DATA or --gauge) or "
@@ -149,14 +155,16 @@ def main(argv=None):
         return 2
     print(f"# hpcmix multigrid benchmark\n\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}, backend {args.backend}, {args.size}^4, c_sw {args.csw}, block {args.block}, "
-          f"n_vec {args.n_vec}, tol {args.tol}; OPENBLAS_NUM_THREADS="
+          f"n_vec {args.n_vec}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
+          f"{args.null_precision}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(unset: set 1, the transfer is many small BLAS calls)')}\n")
     gauge = load_gauge(args.gauge, args.size)
     backend = load_backend(get_registry(), args.backend)
     rows = []
     for kappa in args.kappas:
         rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,
-                        pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None))
+                        pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None,
+                        sloppy=args.sloppy, null_precision=args.null_precision))
         print(f"  kappa {kappa} done", file=sys.stderr, flush=True)
     print_table(rows)
     ok = all(r[k] <= args.tol for r in rows for k in r if k.endswith("_res") and k != "pyamg_res")
