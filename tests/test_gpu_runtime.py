@@ -143,3 +143,55 @@ def test_dslash_benchmark_on_the_gpu_backend_and_a_second_run_tunes_nothing(tmp_
             ("wilson_clover", 8), ("asqtad", 18)}
         tuned.append(figures["tuned_launches"]["cupy"])
     assert tuned[0] > 0 and tuned[1] == 0
+
+
+class _FakeStream:
+    """A stand-in for cupy.cuda.Stream that logs what is asked of it (the simulator has no streams)."""
+
+    def __init__(self, log, current, name):
+        self.log, self.current, self.name, self.ptr = log, current, name, name
+
+    def use(self):
+        self.current[:] = [self]
+
+    def record(self):
+        self.log.append(("record", self.name))
+        return self.name
+
+    def wait_event(self, event):
+        self.log.append(("wait", self.name, event))
+
+    def synchronize(self):
+        self.log.append(("synchronize", self.name))
+
+    def __enter__(self):
+        self.current.append(self)
+
+    def __exit__(self, *exc):
+        self.current.pop()
+
+
+@pytest.mark.skipif(NO_NUMBA_CUDA, reason="needs numba-cuda")
+def test_halo_work_is_ordered_between_the_streams_by_events(monkeypatch):
+    """The stream protocol of a GPU run, with stand-in streams: halo work starts after the compute stream's
+    queued work (an event), kernels launched inside go to the halo stream, compute work queued afterwards
+    waits for the halo stream's (an event), and the host waits for the halo stream at the end."""
+    import types
+
+    from numba import cuda
+
+    from hpcmix.backends.cuda import device
+    log, current, names = [], [], iter(["compute", "halo"])
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        Stream=lambda non_blocking: _FakeStream(log, current, next(names)),
+        get_current_stream=lambda: current[-1]))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(device, "simulated", lambda: False)
+    monkeypatch.setattr(cuda, "external_stream", lambda ptr: f"numba:{ptr}")
+    streams = device.Streams()
+    assert streams.current() == "numba:compute"
+    with streams.on_halo():
+        log.append(("launch", streams.current()))
+    assert streams.current() == "numba:compute"
+    assert log == [("record", "compute"), ("wait", "halo", "compute"), ("launch", "numba:halo"),
+                   ("record", "halo"), ("wait", "compute", "halo"), ("synchronize", "halo")]
