@@ -94,12 +94,16 @@ class CupyKernels:  # pragma: no cover - needs a GPU
     @staticmethod
     def _gemm_ex(a, b, W22, dtype, compute, s):
         """W22 <- W22 - s a b with cublasGemmEx: column-major a (m x k) and b (k x n) of CUDA type
-        ``dtype``, fp32 result accumulated with ``compute``; W22 is a window of the full matrix."""
+        ``dtype``, fp32 result accumulated with ``compute``; W22 is a window of the full matrix. Queued on cupy's
+        current stream (the cupy backend's compute stream, which does not synchronize with the legacy default
+        stream), after the roundings that made a and b."""
         m, kk = a.shape
         n = b.shape[1]
         ldc = W22.strides[1] // W22.itemsize
         alpha, beta = np.array(-s, np.float32), np.array(1.0, np.float32)
-        cublas.gemmEx(cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, m, n, kk,
+        handle = cupy.cuda.device.get_cublas_handle()
+        cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)     # the stream cupy's own work is queued on
+        cublas.gemmEx(handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, m, n, kk,
                       alpha.ctypes.data, a.data.ptr, dtype, m, b.data.ptr, dtype, kk,
                       beta.ctypes.data, W22.data.ptr, _CUDA_R_32F, ldc, compute, _GEMM_DEFAULT)
 
