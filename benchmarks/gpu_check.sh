@@ -29,7 +29,7 @@ cpu_step=$!
 step gpu 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 step info 30 hpcmix info
 # the GPU kernels against numpy, and every backend-parametrized operator/solver test with backend cupy
-step pytest-gpu 120 python -m pytest -q -p no:cacheprovider -k "cupy or gpu" tests/test_cupy_backend.py \
+step pytest-gpu 120 python -m pytest -q -p no:cacheprovider -k "(cupy or gpu) and not simulator" tests/test_cupy_backend.py \
     tests/test_dense_gpu.py tests/test_backend_kernels.py tests/test_backend_solvers.py tests/test_wilson_fields.py \
     tests/test_staggered_fields.py tests/test_full_fields.py tests/test_field_block.py tests/test_deflate.py
 step halo2 40 mpiexec -n 2 python -m pytest --with-mpi -q -p no:cacheprovider -m gpu tests/mpi/test_cupy_halo.py
