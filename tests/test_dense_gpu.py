@@ -52,18 +52,25 @@ class CountingKernels:
         return counted
 
 
-class CountingBackend(NumpyBackend):
-    """The numpy backend with counting dense kernels; ``made`` holds every kernel set it handed out."""
+class KernelsBackend(NumpyBackend):
+    """The numpy backend handing out dense kernel sets of ``kernel_class``; ``made`` holds every one."""
 
-    name = "counting"
+    kernel_class = None
 
     def __init__(self):
         super().__init__()
         self.made = []
 
     def dense_kernels(self):
-        self.made.append(CountingKernels())
+        self.made.append(self.kernel_class())
         return self.made[-1]
+
+
+class CountingBackend(KernelsBackend):
+    """Counting dense kernels on the host."""
+
+    name = "counting"
+    kernel_class = CountingKernels
 
 
 @pytest.mark.parametrize("prec", ["fp16", "fp32"])
@@ -204,18 +211,11 @@ class DeviceKernels(HostKernels):
         return super().nrm2(host_view(v))
 
 
-class DeviceBackend(NumpyBackend):
-    """The numpy backend with the stand-in device's dense kernels; ``made`` holds every kernel set it handed out."""
+class DeviceBackend(KernelsBackend):
+    """The stand-in device's dense kernels."""
 
     name = "stand-in device"
-
-    def __init__(self):
-        super().__init__()
-        self.made = []
-
-    def dense_kernels(self):
-        self.made.append(DeviceKernels())
-        return self.made[-1]
+    kernel_class = DeviceKernels
 
 
 def test_the_stand_in_device_refuses_host_arrays():
