@@ -24,6 +24,24 @@ def cache_folder():
     return folder
 
 
+def _timings(kernel, candidates, run):
+    """{threads: seconds per launch} of the candidates that launch (after a warm-up launch each, which also
+    compiles)."""
+    timings = {}
+    for t in candidates:
+        try:
+            run(t)
+        except Exception:                           # noqa: BLE001 - e.g. too many registers per block
+            continue
+        t0 = time.perf_counter()
+        for _ in range(3):
+            run(t)
+        timings[t] = (time.perf_counter() - t0) / 3
+    if not timings:
+        raise RuntimeError(f"no launch configuration of {kernel} runs (tried {list(candidates)} threads)")
+    return timings
+
+
 class TuneCache:
     """The tuned threads per block of each launch key on the GPU model ``device_name``."""
 
@@ -48,23 +66,9 @@ class TuneCache:
         """The threads per block for ``kernel`` on ``sites`` sites: the cached answer, else the candidate
         for which ``run(threads)`` (one complete launch, synchronized) takes least time, then cached."""
         key = self.key(kernel, sites)
-        if key not in self.entries and len(candidates) == 1:
-            self._write(key, {"threads": candidates[0], "seconds": None})
-            self.tuned.append(key)
-        elif key not in self.entries:
-            timings = {}
-            for t in candidates:
-                try:
-                    run(t)                                  # warm up (first call compiles)
-                except Exception:                           # noqa: BLE001 - e.g. too many registers per block
-                    continue
-                t0 = time.perf_counter()
-                for _ in range(3):
-                    run(t)
-                timings[t] = (time.perf_counter() - t0) / 3
-            if not timings:
-                raise RuntimeError(f"no launch configuration of {kernel} runs (tried {list(candidates)} threads)")
-            best = min(timings, key=timings.get)
+        if key not in self.entries:
+            timings = _timings(kernel, candidates, run) if len(candidates) > 1 else {candidates[0]: None}
+            best = min(timings, key=lambda t: timings[t] or 0.0)
             self._write(key, {"threads": best, "seconds": timings[best]})
             self.tuned.append(key)
         return self.entries[key]["threads"]
