@@ -73,7 +73,7 @@ class CupyBackend(Backend):
 
     def outgoing(self, array):
         if self.xp is np:
-            return np.ascontiguousarray(array)
+            return super().outgoing(array)
         if self.cuda_aware_mpi:
             array = self.xp.ascontiguousarray(array)
             self.streams.synchronize()
@@ -84,7 +84,7 @@ class CupyBackend(Backend):
         if self.cuda_aware_mpi:
             return self.xp.empty(shape, dtype)
         if self.xp is np:
-            return np.empty(shape, dtype)
+            return super().incoming(shape, dtype)
         import cupyx
         return cupyx.empty_pinned(shape, dtype)
 
