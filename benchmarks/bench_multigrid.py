@@ -69,7 +69,7 @@ def timed(fn):
 
 
 def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs=12, gcr=True, pyamg=False,
-        sloppy="double", **mg_keys):
+        sloppy="double", level2=None, **mg_keys):
     """One kappa of the table: a dict of iterations, seconds and true residuals (recomputed with the canonical
     operator) of MG-GCR (its outer GCR's sloppy cycles in ``sloppy``), plain GCR (where ``gcr``) and even-odd
     CG in double and double-half."""
@@ -83,13 +83,16 @@ def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs
         return float(np.sqrt(lat.norm2(b - dirac.M(fields.export_field(x))) / lat.norm2(b)))
 
     out = {"kappa": kappa, "csw": csw}
-    mg = Multigrid(levels=[{"block": list(block), "n_vec": n_vec}], **mg_keys)
+    levels = [{"block": list(block), "n_vec": n_vec}] + ([{"block": list(level2), "n_vec": n_vec}] if level2 else [])
+    mg = Multigrid(levels=levels, **mg_keys)
     _, out["setup_s"] = timed(lambda: mg.setup(fields))
     outer = GCR(tol=tol, nkrylov=16, maxiter=1000, preconditioner=mg, sloppy=sloppy)
     res, out["mg_s"] = timed(lambda: outer.solve(op, bf))
     stats = mg.hierarchy.levels[0].stats
     out.update(mg_its=res.iterations, coarse_its=stats["coarse_iterations"], mg_res=true_res(res.x),
-               mg_per_rhs_s=out["mg_s"] + out["setup_s"] / rhs)
+               mg_per_rhs_s=out["mg_s"] + out["setup_s"] / rhs, levels=[
+                   {k: lev.stats.get(k) for k in ("coarsest", "coarse_iterations", "coarse_seconds",
+                                                  "coarsest_setup_seconds")} for lev in mg.hierarchy.levels])
     if gcr:
         res, out["gcr_s"] = timed(lambda: GCR(tol=tol, nkrylov=32, maxiter=5000).solve(op, bf))
         out.update(gcr_its=res.iterations, gcr_res=true_res(res.x))
@@ -141,6 +144,9 @@ def main(argv=None):
     ap.add_argument("--tol", type=float, default=1e-10)
     ap.add_argument("--block", type=int, nargs=4, default=[4, 2, 2, 2], help="block of the coarsening")
     ap.add_argument("--n-vec", type=int, default=24, dest="n_vec")
+    ap.add_argument("--level2", type=int, nargs=4, default=None, help="block of a second coarsening (3 levels)")
+    ap.add_argument("--coarsest", default="auto", choices=("auto", "lu", "gcr"),
+                    help="the coarsest level's solver (the multigrid key coarsest)")
     ap.add_argument("--no-gcr", action="store_false", dest="gcr", help="leave out plain GCR")
     ap.add_argument("--no-pyamg", action="store_false", dest="pyamg", help="leave out PyAMG")
     ap.add_argument("--backend", default=DEFAULT_BACKEND)
@@ -155,7 +161,7 @@ def main(argv=None):
         return 2
     print(f"# hpcmix multigrid benchmark\n\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}, backend {args.backend}, {args.size}^4, c_sw {args.csw}, block {args.block}, "
-          f"n_vec {args.n_vec}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
+          f"n_vec {args.n_vec}, second coarsening {args.level2}, coarsest {args.coarsest}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
           f"{args.null_precision}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(unset: set 1, the transfer is many small BLAS calls)')}\n")
     gauge = load_gauge(args.gauge, args.size)
@@ -164,9 +170,16 @@ def main(argv=None):
     for kappa in args.kappas:
         rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,
                         pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None,
-                        sloppy=args.sloppy, null_precision=args.null_precision))
+                        sloppy=args.sloppy, null_precision=args.null_precision, level2=args.level2,
+                        coarsest=args.coarsest))
         print(f"  kappa {kappa} done", file=sys.stderr, flush=True)
     print_table(rows)
+    if args.level2:
+        for r in rows:
+            print(f"kappa {r['kappa']} levels: " + "; ".join(
+                f"level {i + 1}: {lev['coarse_iterations']} iterations, {lev['coarse_seconds']:.2f} s"
+                + (f" (coarsest {lev['coarsest']}, setup {lev['coarsest_setup_seconds'] or 0:.2f} s)"
+                   if lev["coarsest"] else "") for i, lev in enumerate(r["levels"])))
     ok = all(r[k] <= args.tol for r in rows for k in r if k.endswith("_res") and k != "pyamg_res")
     return 0 if ok else 1
 

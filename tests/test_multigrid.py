@@ -16,7 +16,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hpcmix.errors import DeckError
+from hpcmix.backends import reference
+from hpcmix.backends.numba_backend import NumbaBackend
+from hpcmix.errors import DeckError, HpcmixError
 from hpcmix.fields.gauge import GaugeField
 from hpcmix.lattice import Lattice
 from hpcmix.operators.wilson import WilsonDirac, kappa_to_mass
@@ -27,6 +29,7 @@ from hpcmix.solvers.bicgstab import BiCGstab
 from hpcmix.solvers.gcr import GCR
 from hpcmix.solvers.multigrid import Hierarchy, Multigrid, Transfer
 from hpcmix.solvers.multigrid.blocks import Blocking
+from hpcmix.solvers.multigrid.coarse import pack, unpack
 from hpcmix.solvers.multigrid.coarsest import LU_MAX_DOF, DenseCoarsest, dense_matrix
 from hpcmix.solvers.multigrid.levels import WilsonLevel
 from hpcmix.solvers.multigrid.nullspace import near_null_vectors, random_vector
@@ -127,6 +130,24 @@ def test_transfer_from_its_basis_and_from_its_vectors(setup):
         assert rel(again.prolong(again.restrict(f)), f) < 1e-13
 
 
+def test_basis_is_gram_schmidt_in_order_and_dependent_vectors_are_an_error(setup):
+    """On one block and chirality the basis is Gram-Schmidt of the vectors taken in order (explicitly, in
+    complex128 on the block's pieces); a vector in the span of the earlier ones is an error naming the level."""
+    _, h = setup
+    t = h.levels[0].transfer
+    vectors = list(t.vectors())
+    mixed = [v + 0.5 * vectors[0] for v in vectors]                  # a non-orthogonal start, same span
+    pieces = t.blocking.to_blocks(np.stack(mixed, axis=-1))[0, 0, 0, 0, 1]   # [block_dofs, n]: one block, chirality -1
+    q = []
+    for a in pieces.T:
+        for b in q:
+            a = a - np.vdot(b, a) * b
+        q.append(a / np.linalg.norm(a))
+    assert np.abs(Transfer(t.blocking, mixed).basis[0, 0, 0, 0, 1] - np.array(q)).max() < 1e-12
+    with pytest.raises(HpcmixError, match="level 0: null vector 3 is linearly dependent"):
+        Transfer(t.blocking, vectors[:3] + [vectors[1] - 2j * vectors[2]])
+
+
 def test_even_odd_relaxation_gives_near_null_vectors_of_M(critical, backend):
     """The finest level relaxes on the Schur system and reconstructs: M v vanishes on the odd sites, and
     |M v| / |M x0| has fallen to the relaxation's tolerance (reference operator)."""
@@ -225,11 +246,37 @@ def test_multigrid_gcr_converges_in_few_iterations(critical, backend, levels, sm
 
 
 def test_coarse_storage_sizes(setup):
+    """nbytes counts what the stencil kernel reads: int16 pairs and a float32 norm per matrix row in half."""
     _, h = setup
     coarse = h.levels[0].coarse
     entries = 9 * coarse.X.size
     assert coarse.nbytes() == 16 * entries and coarse.at(SINGLE).nbytes() == 8 * entries
     assert coarse.at(HALF).nbytes() == 4 * entries + 4 * entries // coarse.dofs
+    for precision, dtype in ((SINGLE, np.float32), (HALF, np.int16)):
+        m, norm = coarse.at(precision)._packed
+        assert m.dtype == dtype and m.nbytes + (0 if norm is None else norm.nbytes) == coarse.at(precision).nbytes()
+
+
+@pytest.mark.skipif(not NumbaBackend.available()[0], reason="numba does not load here")
+@pytest.mark.parametrize("precision,tol", [(DOUBLE, 1e-14), (SINGLE, 2e-6), (HALF, 2e-6)], ids=lambda v: str(v))
+def test_coarse_stencil_kernel_equals_complex_products(precision, tol):
+    """The numba and numpy ``coarse_stencil`` kernels against sum_d A_d v_d in complex128 from the stored values
+    (pack / unpack), on random matrices with rows of very different sizes (the fixed-point row norms)."""
+    rng = np.random.default_rng(4)
+    S, N = 7, 10
+    X, Y = (rng.standard_normal((S, N, N)) + 1j * rng.standard_normal((S, N, N))) * np.logspace(-3, 2, N)[:, None], [
+        [rng.standard_normal((S, N, N)) + 1j * rng.standard_normal((S, N, N)) for _ in range(2)] for _ in range(4)]
+    m, norm = pack(X, Y, precision)
+    sx, sy = unpack(m, norm, precision, (S,))
+    real = np.float64 if precision is DOUBLE else np.float32
+    v = rng.standard_normal((9, S, 2, N)).astype(real)
+    c = (v[:, :, 0] + 1j * v[:, :, 1]).astype(np.complex128)
+    want = np.einsum("sij,sj->si", sx, c[0]) + sum(np.einsum("sij,sj->si", sy[mu][i], c[1 + 2 * mu + i])
+                                                   for mu in range(4) for i in range(2))
+    for kernel in (reference.coarse_stencil, NumbaBackend().kernel("coarse_stencil")):
+        out = np.empty((S, 2, N), real)
+        kernel(out, m, norm, v)
+        assert rel(out[:, 0] + 1j * out[:, 1], want) < tol
 
 
 @pytest.mark.parametrize("coarse_precision", ["double", "half"])

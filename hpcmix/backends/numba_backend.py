@@ -16,7 +16,7 @@ import numpy as np
 from . import reference
 from .base import Backend, BackendUnavailable
 from ..fields.layout import EvenOddLayout
-from .kernels import blas, faces, rowloop, staggered, wilson
+from .kernels import blas, coarse, faces, rowloop, staggered, wilson
 
 _DUMMY_NORM = np.ones((1, 1), np.float32)
 _DUMMY_PHASE = _DUMMY_NORM_BLOCK = np.ones((1, 1, 1), np.float32)
@@ -63,7 +63,7 @@ class NumbaBackend(Backend):
         self._compiled, self._first_call = {}, set()
         self.kernels = {name: getattr(self, name) for name in (       # the rest: the numpy reference
             "wilson_hop", "staggered_hop", "wilson_face_pack", "wilson_face_unpack", "lincomb", "inner", "norm2",
-            "site_blocks", "block_inner", "block_lincomb")}
+            "site_blocks", "block_inner", "block_lincomb", "coarse_stencil")}
 
     @property
     def threads(self):
@@ -165,6 +165,13 @@ class NumbaBackend(Backend):
         self._run(key, out.data, _norm(out), block.data, _norm_block(block), np.ascontiguousarray(c.real),
                   np.ascontiguousarray(c.imag), scale_of(out), np.empty(out.layout.nrows))
         return None
+
+    def coarse_stencil(self, out, m, mn, v):
+        """The multigrid coarse stencil (reference ``coarse_stencil``), accumulated in v's dtype."""
+        fixed = mn is not None
+        key = self._generated(("coarse_stencil", fixed, m.dtype.str, v.dtype.str),
+                              lambda: coarse.coarse_stencil_source(fixed))
+        self._run(key, out, m, mn if fixed else np.empty((1, 1, 1), np.float32), v)
 
     def wilson_face_pack(self, field, rows, d):
         kf = fixed_point(field)

@@ -243,6 +243,23 @@ def site_blocks(out, x, blocks):
     encode_rows(out, slice(0, n), reals)
 
 
+def coarse_stencil(out, m, mn, v):
+    """out(s) = sum_d A_d(s) v_d(s), the multigrid coarse stencil in its kernel layout
+    (:mod:`hpcmix.backends.kernels.coarse`: ``m[S, 9, N, 2, N]`` transposed matrices, ``mn[S, 9, N]`` row norms
+    or None, planar ``v[9, S, 2, N]`` and ``out[S, 2, N]``), in v's dtype: per matrix d, the rows
+    v_d^T A_d^T as batched real products, scaled by the row norms."""
+    out[...] = 0
+    for d in range(m.shape[1]):
+        ar, ai = (np.asarray(m[:, d, :, k], dtype=v.dtype) for k in range(2))          # [S, j, i]
+        vr, vi = v[d, :, None, 0], v[d, :, None, 1]                                    # [S, 1, j]
+        re, im = (vr @ ar - vi @ ai)[:, 0], (vi @ ar + vr @ ai)[:, 0]
+        if mn is not None:
+            re, im = re * mn[:, d], im * mn[:, d]
+        out[:, 0] += re
+        out[:, 1] += im
+
+
 KERNELS = {"wilson_hop": wilson_hop, "wilson_face_pack": wilson_face_pack, "wilson_face_unpack": wilson_face_unpack,
            "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
-           "site_blocks": site_blocks, "block_inner": block_inner, "block_lincomb": block_lincomb}
+           "site_blocks": site_blocks, "block_inner": block_inner, "block_lincomb": block_lincomb,
+           "coarse_stencil": coarse_stencil}

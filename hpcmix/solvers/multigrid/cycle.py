@@ -5,7 +5,7 @@ One application z = K r at level l (operator A_l, transfer P_l, coarse operator 
     e = 0, s = r;  nu_pre smoothing steps (omega) on A_l e = r;
     e += P_l GCR(D, tol = coarse_tol)^-1 P_l^dag s,  s = r - A_l e;  nu_post smoothing steps;
 
-the coarse system is solved by flexible GCR in ``coarse_precision``, itself preconditioned by the K-cycle of
+the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag in its compute dtype too), itself preconditioned by the K-cycle of
 level l + 1 where there is one (a K-cycle: a Krylov solve wraps each coarser level); on the coarsest level by GCR
 or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to double precision
 (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
@@ -62,6 +62,7 @@ class KCycle(Solver):
         level = mg.hierarchy.levels[index]
         coarsest = index + 1 == len(mg.hierarchy.levels)
         self.coarse_op = level.coarse.at(COARSE_PRECISIONS[mg.coarse_precision])
+        self.transfer = level.transfer.at(self.coarse_op.precision)
         level.stats.update(coarse_bytes=self.coarse_op.nbytes(), cycles=0, coarse_iterations=0, coarse_seconds=0.0,
                            operator_applications=0, seconds=0.0)
         if coarsest and mg.coarsest_solver(self.coarse_op) == "lu":
@@ -82,8 +83,8 @@ class KCycle(Solver):
         mg, level, sp = self.mg, self.level, op.space
         e, s = sp.zeros_like(r), sp.copy(r)
         applied = self.smooth(op, e, s, mg.nu_pre, mg.omega)
-        coarse = self.coarse_solver.solve(self.coarse_op, level.transfer.restrict(level.fine.to_array(s)))
-        correction = level.fine.from_array(level.transfer.prolong(coarse.x), op.precision)
+        coarse = self.coarse_solver.solve(self.coarse_op, self.transfer.restrict(level.fine.to_array(s)))
+        correction = level.fine.from_array(self.transfer.prolong(coarse.x), op.precision)
         sp.axpy(1.0, correction, e)
         sp.axpy(-1.0, op(correction), s)
         applied += 1 + self.smooth(op, e, s, mg.nu_post, mg.omega)

@@ -35,4 +35,4 @@ def galerkin(level, transfer, index, chunk=8):
                 y = transfer.restrict_face(level.hop(w, mu, sign, sites), mu, sign)
                 Y[mu][i][..., cols] = y
                 X[..., cols] -= y
-    return CoarseOperator(blocking.coarse_lattice, X, Y, level=index)
+    return CoarseOperator(blocking.coarse_lattice, X, Y, level=index, backend=level.backend)

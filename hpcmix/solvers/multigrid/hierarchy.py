@@ -63,7 +63,7 @@ class Hierarchy:
             t1 = time.perf_counter()
             if self.origin == "loaded":
                 X, Y = saved.coarse(i, blocking.coarse_lattice, transfer.coarse_dofs)
-                coarse = CoarseOperator(blocking.coarse_lattice, X, Y, level=i + 1)
+                coarse = CoarseOperator(blocking.coarse_lattice, X, Y, level=i + 1, backend=fine.backend)
             else:
                 transfer = Transfer(blocking, vectors)
                 coarse = galerkin(fine, transfer, i + 1)

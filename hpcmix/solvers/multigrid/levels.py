@@ -42,6 +42,7 @@ class WilsonLevel:
         self.lattice = fields.lattice
         self.operator = self.fields.operator()
         self.links = self.fields.dirac.links          # U_mu(x) with the boundary phases, canonical
+        self.backend = fields.backend                 # the coarse levels' stencil kernel comes from it
 
     def to_array(self, x):
         return self.fields.export_field(x).reshape(self.lattice.shape + (12,))
@@ -76,7 +77,7 @@ class CoarseLevel:
 
     def __init__(self, coarse):
         self.operator = coarse.at(DOUBLE)
-        self.lattice, self.dofs = coarse.lattice, coarse.dofs
+        self.lattice, self.dofs, self.backend = coarse.lattice, coarse.dofs, coarse.backend
         self.hop = self.operator.hop
 
     def relax(self, solver, x0):

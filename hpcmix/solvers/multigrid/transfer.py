@@ -1,8 +1,8 @@
 """The prolongator P and restrictor P^dag of one multigrid level, from its near-null vectors.
 
 Each null vector v_k (k < n_vec) is cut into blocks and chiralities (:class:`~.blocks.Blocking`); on every
-block B and chirality s the pieces v_k|_{B,s} are orthonormalized by classical Gram-Schmidt applied twice
-(k in order), giving the basis V_{B,s,k}. A coarse field c has 2 n_vec dofs per coarse site (the block B),
+block B and chirality s the pieces v_k|_{B,s} are orthonormalized (k in order: Householder QR, :func:`orthonormalize`),
+giving the basis V_{B,s,k}. A coarse field c has 2 n_vec dofs per coarse site (the block B),
 index s n_vec + k (chirality +1 first), and
 
     (P c)(x) = sum_{s, k} V_{B(x),s,k}(x) c_{B(x)}[s n_vec + k],     (P^dag f)_B[s n_vec + k] = <V_{B,s,k}, f>.
@@ -10,7 +10,8 @@ index s n_vec + k (chirality +1 first), and
 So P^dag P = 1, P P^dag is the orthogonal projector onto the span of the V's (which holds every v_k), and
 P commutes with gamma5 (it never mixes chiralities). Fields here are canonical complex arrays: fine
 ``[T, Z, Y, X, dofs]`` and coarse ``[Tc, Zc, Yc, Xc, 2 n_vec]``, with optional trailing axes for several
-vectors at once; arithmetic and sums in complex128. The block products are batched BLAS calls arranged so that
+vectors at once; arithmetic and sums in the basis's dtype: complex128 as built, complex64 in the copy :meth:`Transfer.at`
+gives a K-cycle below double. The block products are batched BLAS calls arranged so that
 the basis (as large as the null vectors) is never copied; a rank should run BLAS on one thread
 (``OPENBLAS_NUM_THREADS=1``, as the job scripts set it): these are small products per block, which a threaded
 BLAS slows down many times on a loaded machine.
@@ -22,20 +23,19 @@ from ...errors import HpcmixError
 
 
 def orthonormalize(v, level=0):
-    """Orthonormalize ``v[..., k, :]`` over k in place (classical Gram-Schmidt, twice; float64 sums), one
-    independent problem per leading index; a vector that vanishes within rounding on some block is an error."""
-    for k in range(v.shape[-2]):
-        x = v[..., k, :]
-        scale = np.sqrt(np.einsum("...i,...i->...", x.conj(), x).real)
-        for _ in range(2):
-            q = v[..., :k, :]
-            x -= np.einsum("...j,...ji->...i", np.einsum("...ji,...i->...j", q.conj(), x), q)
-        norm = np.sqrt(np.einsum("...i,...i->...", x.conj(), x).real)
-        if np.any(norm <= 1e-10 * scale):
-            raise HpcmixError(f"level {level}: null vector {k} is linearly dependent on the earlier ones on some "
-                              f"block (n_vec too large for the block, or the setup produced degenerate vectors)")
-        x /= norm[..., None]
-    return v
+    """``v[..., k, :]`` orthonormalized over k, one independent problem per leading index: the Q of the QR
+    factorization of ``v[...]^T`` (LAPACK's Householder QR, batched) with the diagonal of R made real and positive,
+    which is the basis Gram-Schmidt gives taking k in order, to rounding; a vector that vanishes within rounding
+    against the earlier ones on some block is an error."""
+    q, r = np.linalg.qr(np.swapaxes(v, -1, -2))                                  # [..., bd, n], [..., n, n]
+    diag = np.diagonal(r, axis1=-2, axis2=-1)
+    scale = np.linalg.norm(v, axis=-1)
+    if np.any(np.abs(diag) <= 1e-10 * scale):
+        k = int(np.argwhere(np.abs(diag) <= 1e-10 * scale)[0, -1])
+        raise HpcmixError(f"level {level}: null vector {k} is linearly dependent on the earlier ones on some "
+                          f"block (n_vec too large for the block, or the setup produced degenerate vectors)")
+    q *= (diag / np.abs(diag))[..., None, :]
+    return np.ascontiguousarray(np.swapaxes(q, -1, -2))
 
 
 class Transfer:
@@ -51,7 +51,8 @@ class Transfer:
                               f"dofs of one block and chirality")
         stacked = np.stack([np.asarray(v, dtype=np.complex128) for v in vectors], axis=-1)   # [..., dofs, n]
         blocks = blocking.to_blocks(stacked)                                          # [Tc..Xc, 2, bd, n]
-        self.basis = orthonormalize(np.ascontiguousarray(np.swapaxes(blocks, -1, -2)), blocking.level)  # [.., 2, n, bd]
+        self.basis = orthonormalize(np.swapaxes(blocks, -1, -2), blocking.level)                        # [.., 2, n, bd]
+        self._views = {}
 
     @classmethod
     def from_basis(cls, blocking, basis):
@@ -60,8 +61,19 @@ class Transfer:
         transfer = cls.__new__(cls)
         transfer.blocking, transfer.n_vec = blocking, basis.shape[-2]
         transfer.coarse_dofs = 2 * transfer.n_vec
-        transfer.basis = np.ascontiguousarray(basis, dtype=np.complex128)
+        transfer.basis = np.ascontiguousarray(basis, dtype=np.result_type(basis.dtype, np.complex64))
+        transfer._views = {}
         return transfer
+
+    def at(self, precision):
+        """P with its basis in ``precision``'s compute dtype (complex64 below double: the K-cycle's transfers
+        then stream half the bytes), built once; restriction and prolongation compute in that dtype."""
+        dtype = np.dtype(precision.compute_dtype)
+        if dtype == self.basis.dtype:
+            return self
+        if dtype not in self._views:
+            self._views[dtype] = Transfer.from_basis(self.blocking, self.basis.astype(dtype))
+        return self._views[dtype]
 
     def vectors(self):
         """n_vec fine vectors with P's range, block by block: w_k = P (e_k + e_{n_vec + k}) (basis vector k of
@@ -73,7 +85,7 @@ class Transfer:
 
     def restrict(self, fine):
         """P^dag f: fine ``[T, Z, Y, X, dofs, *rest]`` -> coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]``."""
-        f = self.blocking.to_blocks(np.asarray(fine, dtype=np.complex128))           # [.., 2, bd, *rest]
+        f = self.blocking.to_blocks(np.asarray(fine, dtype=self.basis.dtype))         # [.., 2, bd, *rest]
         rest = f.shape[6:]
         f = f.reshape(f.shape[:6] + (-1,))
         c = np.matmul(self.basis, f.conj()).conj()                                    # [.., 2, n, m]
@@ -97,7 +109,7 @@ class Transfer:
 
     def prolong(self, coarse):
         """P c: coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]`` -> fine ``[T, Z, Y, X, dofs, *rest]``."""
-        c = np.asarray(coarse, dtype=np.complex128)
+        c = np.asarray(coarse, dtype=self.basis.dtype)
         rest = c.shape[5:]
         c = c.reshape(self.blocking.coarse_shape + (2, self.n_vec, -1))
         f = np.swapaxes(np.matmul(np.swapaxes(c, -1, -2), self.basis), -1, -2)         # [.., 2, bd, m]
