@@ -119,3 +119,21 @@ def test_spin_projected_faces_equal_the_reference(setup, precision):
         np.testing.assert_array_equal(ghosts[0].data, ghosts[1].data)
         again = reference.wilson_face_pack(ghosts[1], np.arange(1, 4, dtype=np.int32), d)
         np.testing.assert_array_equal(again[0], got[0])
+
+
+@needs_numba
+def test_lane_copies_load_before_they_store_and_slp_is_restored():
+    """The generated copies of a constant chunk write each lane out, every load before the first store (what
+    the SLP vectorizer packs), a short row's runtime width keeps its loop; compiling switches numba's SLP
+    vectorizer on and leaves its setting as it was."""
+    from numba.core import config
+    from hpcmix.backends.kernels import rowloop
+    lines = rowloop._lanes(lambda l: f"wk[{l}]", lambda l: f"psi[0, {l}]", (1, 8), 8)
+    assert lines[:7] == [f"t{l} = psi[0, {l}]" for l in range(1, 8)]
+    assert lines[7:] == [f"wk[{l}] = t{l}" for l in range(1, 8)]
+    assert rowloop._lanes(lambda l: f"wk[{l}]", lambda l: f"psi[0, {l}]", (0, "w"), "w") == [
+        "for l in range(0, w):", "    wk[l] = psi[0, l]"]
+    before = config.SLP_VECTORIZE
+    with rowloop.slp_vectorization():
+        assert config.SLP_VECTORIZE == 1
+    assert config.SLP_VECTORIZE == before

@@ -16,6 +16,8 @@ The generated module is written to the kernel cache folder (``HPCMIX_KERNEL_CACH
 nothing.
 """
 
+import contextlib
+import functools
 import hashlib
 import re
 import importlib.util
@@ -64,6 +66,19 @@ def _ghost(in_fixed, side, j):
     return site.column_ghost(in_fixed, side, j, "c")
 
 
+def _lanes(dst, src, lanes, trip, name="t"):
+    """Statements storing ``src(l)`` (an expression of lane l, given as a string) at ``dst(l)`` (a statement's
+    target) for the lanes ``range(*lanes)``. For a constant ``trip`` the lanes are written out, every load (into
+    locals ``{name}{l}``) before the first store: numba's SLP vectorizer (enabled while these kernels compile,
+    :func:`slp_vectorization`) then packs them into vector loads, conversions and stores, where a loop stays
+    scalar (LLVM cannot tell the work array from the arrays read, so it may not reorder a loop's loads and
+    stores; 6x on the copies measured in one thread). For a runtime ``trip`` (a short row's ``w``), a loop."""
+    if isinstance(trip, int):
+        lanes = range(*lanes)
+        return [f"{name}{l} = {src(str(l))}" for l in lanes] + [f"{dst(str(l))} = {name}{l}" for l in lanes]
+    return [f"for l in range({lanes[0]}, {lanes[1]}):", f"    {dst('l')} = {src('l')}"]
+
+
 def _shifted_lines(sh, ncomp, in_fixed, W, trip, base):
     """The neighbours of a chunk of ``trip`` lanes (the constant W, or a runtime ``w``) shifted by ``sh``
     lanes (a constant): the lanes whose neighbour is in the row copied as one shifted run, the |sh| lanes
@@ -71,14 +86,12 @@ def _shifted_lines(sh, ncomp, in_fixed, W, trip, base):
     at = f"(d * {ncomp} + c) * {W}{base}"
     k = abs(sh)
     if sh > 0:
-        run, edge, test, ghost = (f"range({trip} - {k})", f"range({trip} - {k}, {trip})", "m < xh",
-                                  _ghost(in_fixed, 0, "m - xh"))
+        run, edge, test, ghost = ((0, trip - k if isinstance(trip, int) else f"{trip} - {k}"),
+                                  f"range({trip} - {k}, {trip})", "m < xh", _ghost(in_fixed, 0, "m - xh"))
     else:
-        run, edge, test, ghost = (f"range({k}, {trip})", f"range({k})", "m >= 0", _ghost(in_fixed, 1, "-m - 1"))
-    return [
-        f"for c in range({ncomp}):",
-        f"    for l in {run}:",
-        f"        wk[{at} + l] = {_load(in_fixed, f'l0 + l + {sh}')}",
+        run, edge, test, ghost = ((k, trip), f"range({k})", "m >= 0", _ghost(in_fixed, 1, "-m - 1"))
+    return [f"for c in range({ncomp}):"] + _indent(
+        _lanes(lambda l: f"wk[{at} + {l}]", lambda l: _load(in_fixed, f"l0 + {l} + {sh}"), run, trip), 4) + [
         f"    for l in {edge}:",
         f"        m = l0 + l + {sh}",
         f"        if {test}:",
@@ -93,25 +106,34 @@ def _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phase
     from lane ``l0`` into the work array from lane ``base`` (``trip`` the constant W and ``base`` "" for a full
     chunk, so the loops vectorize; a runtime ``w`` and " + base" for rows shorter than a chunk, packed
     side by side). ``shifts``: the nonzero lane shifts that occur."""
+    at = f"(d * {ncomp} + c) * {W}{base}"
     L = [
         "for d in range(NDIR):",
         "    nr = nbrow[d, row]",
         "    sh = r + XOFF[d] if ISX[d] else 0",
         "    if sh == 0:",
         f"        for c in range({ncomp}):",
-        f"            for l in range({trip}):",
-        f"                wk[(d * {ncomp} + c) * {W}{base} + l] = {_load(in_fixed, 'l0 + l')}",
-    ]
+    ] + _indent(_lanes(lambda l: f"wk[{at} + {l}]", lambda l: _load(in_fixed, f"l0 + {l}"), (0, trip), trip), 12)
     for sh in shifts:
         L += [f"    elif sh == {sh}:"] + _indent(_shifted_lines(sh, ncomp, in_fixed, W, trip, base), 8)
-    L += [
-        f"    for k in range({nlink}):",
-        f"        for l in range({trip}):",
-        f"            wk[({link0} + d * {nlink} + k) * {W}{base} + l] = CDT(lk[row, d, k, l0 + l]) * lscale[d]",
-    ]
+    L += [f"    for k in range({nlink}):"] + _indent(_lanes(
+        lambda l: f"wk[({link0} + d * {nlink} + k) * {W}{base} + {l}]",
+        lambda l: f"CDT(lk[row, d, k, l0 + {l}]) * lscale[d]", (0, trip), trip, "u"), 8)
     if phased:
-        L += [f"    for l in range({trip}):",
-              f"        wk[({ph0} + d) * {W}{base} + l] = ph[row, d, l0 + l]"]
+        L += _indent(_lanes(lambda l: f"wk[({ph0} + d) * {W}{base} + {l}]", lambda l: f"ph[row, d, l0 + {l}]",
+                            (0, trip), trip, "v"), 4)
+    return L
+
+
+def _store_lines(trip, ncomp, out_fixed, W, out0, norm_slot):
+    """The statements writing row ``row``'s ``trip`` lanes (the ``s``-th row of the chunk) from the work
+    array to ``out`` (and its norms), as :func:`_lanes` writes them."""
+    L = [f"for c in range({ncomp}):"] + _indent(_lanes(
+        lambda l: f"out[row, c, l0 + {l}]", lambda l: f"wk[({out0} + c) * {W} + s * {trip} + {l}]", (0, trip), trip,
+        "q"), 4)
+    if out_fixed:
+        L += _lanes(lambda l: f"outn[row, l0 + {l}]", lambda l: f"np.float32(wk[{norm_slot} * {W} + s * {trip} + {l}])",
+                    (0, trip), trip, "q")
     return L
 
 
@@ -191,14 +213,28 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
         lane += [f"wk[{(out0 + k) * W} + l] = o{k}" for k in range(ncomp)]
     L += _indent(lane, 20)
     L += ["                for s in range(nrow):",
-          "                    row = rows[i + s]",
-          f"                    for c in range({ncomp}):",
-          "                        for l in range(w):",
-          f"                            out[row, c, l0 + l] = wk[({out0} + c) * {W} + s * w + l]"]
-    if out_fixed:
-        L += ["                    for l in range(w):",
-              f"                        outn[row, l0 + l] = np.float32(wk[{norm_slot} * {W} + s * w + l])"]
+          "                    row = rows[i + s]"]
+    store = functools.partial(_store_lines, ncomp=ncomp, out_fixed=out_fixed, W=W, out0=out0, norm_slot=norm_slot)
+    if pack == 1:
+        L += [f"                    if w == {W}:"] + _indent(store(W), 24) + [
+              "                    else:"] + _indent(store("w"), 24)
+    else:
+        L += _indent(store(W // pack), 20)
     return "\n".join(L) + "\n"
+
+
+@contextlib.contextmanager
+def slp_vectorization():
+    """numba's SLP vectorizer switched on for the kernels compiled inside (numba leaves it off unless
+    ``NUMBA_SLP_VECTORIZE=1``; the generated lane statements are written for it, :func:`_lanes`). It packs
+    independent identical operations only, so results do not change where a kernel does not ask for fastmath."""
+    from numba.core import config
+    before = config.SLP_VECTORIZE
+    config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        config.SLP_VECTORIZE = before
 
 
 def cache_folder():
