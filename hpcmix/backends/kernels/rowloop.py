@@ -6,7 +6,9 @@ long rows; fixed when the kernel is generated) a kernel first copies what the ch
 decoding as it copies (fixed-point spinors times their per-site norm, link parameters times the
 storage scale of their direction): per direction (8 for Wilson, 16 for asqtad) the neighbour row (the
 x neighbours shifted by one or two lanes, the lanes that leave the row taken from the column ghosts),
-the link and, where the links carry no phases, the boundary phase. The per-site arithmetic then runs
+the link and, where the links carry no phases, the boundary phase; the copies of a full chunk are written
+lane by lane, loads before stores, for numba's SLP vectorizer (:func:`_lanes`), and the results go back to
+the output rows the same way. The per-site arithmetic then runs
 in a loop over the lanes that reads only the work array, so the compiler vectorizes it across sites;
 each direction's neighbour values are read just before its statements, which keeps few of them live.
 Fixed-point outputs are encoded in the same loop (norm = max |re|, |im| / M per site).
