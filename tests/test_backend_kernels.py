@@ -80,9 +80,15 @@ def test_numba_equals_numpy_reference_in_double(setup):
 
 
 @needs_numba
-def test_wide_chunks_and_short_last_chunk():
-    """Rows of 24 lanes in single: a full 16-lane chunk, then a chunk whose last 8 lanes are unused."""
-    lattice = Lattice([48, 2, 2, 4])
+@needs_numba
+@pytest.mark.parametrize("x,chunks", [(64, (16, 1, None)), (40, (8, 1, None)), (24, (16, 1, 12))],
+                         ids=["wide", "short-last", "one-row-chunk"])
+def test_wide_chunks_and_short_last_chunk(x, chunks):
+    """Rows of 32 lanes in single: two full 16-lane chunks; rows of 20: two 8-lane chunks and a short one of 4
+    (its copies are loops); rows of 12: one to a 16-lane chunk."""
+    from hpcmix.backends.kernels.rowloop import lanes
+    lattice = Lattice([x, 2, 2, 4])
+    assert lanes(x // 2, "float32", False) == chunks
     gauge = GaugeField.weak(lattice, 3, 0.3)
     dirac = WilsonDirac(gauge, 0.1, boundary=(-1, 1, 1, -1))
     rng = np.random.default_rng(4)

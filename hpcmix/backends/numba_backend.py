@@ -95,11 +95,11 @@ class NumbaBackend(Backend):
             body, ncomp = (lambda: wilson.hop(links.reconstruct, link, phased)), 24
         else:
             body, ncomp = (lambda: staggered.hop(links.reconstruct, link, ndir, phased)), 6
-        W, pack = rowloop.lanes(xh, compute, in_fixed or out_fixed, ncomp)
-        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack)
+        W, pack, row = rowloop.lanes(xh, compute, in_fixed or out_fixed, ncomp)
+        key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack, row)
         xoff = tuple(EvenOddLayout.lane_shift(d) for d in range(ndir))
         return self._generated(key, lambda: rowloop.hop_kernel_source(
-            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack))
+            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack, row))
 
     def _generated(self, key, make_source):
         """The kernel of ``key`` compiled from ``make_source()`` (once per process; ``key`` names the

@@ -42,14 +42,20 @@ WIDE_LANES = 16
 
 
 def lanes(xh, compute, fixed, ncomp=24):
-    """(lanes per chunk, rows per chunk) for rows of ``xh`` lanes of ``ncomp`` reals per site:
-    :data:`WIDE_LANES` for float32 IEEE fields on rows that fill them, or for float32-computing rows of
-    half that many (two per chunk; not IEEE colour vectors), else :data:`LANES` one row at a time."""
+    """(W lanes per chunk, rows per chunk, row length or None) for rows of ``xh`` lanes of ``ncomp`` reals
+    per site: float32-computing rows of W / 2 = 8 lanes two to a :data:`WIDE_LANES` chunk (not IEEE colour
+    vectors); float32 IEEE fields on rows of a multiple of 16 in 16-lane chunks; rows of 9 .. 15 lanes (local
+    X 18 .. 30, e.g. 24) one to a 16-lane chunk; else chunks of :data:`LANES` along the row, the last maybe
+    short (row length None). A known row length gets the SLP-vectorized copies (:func:`_lanes`) for all
+    its lanes, a short last chunk the loops (2026-12-01, 24^4, two threads: rows of 12 lanes as 8 + 4 ran
+    single reconstruct 18 at 8.2 Msites/s, 2.8x slower than 16^4)."""
     if compute == "float32" and xh == WIDE_LANES // 2 and (fixed or ncomp > 6):
-        return WIDE_LANES, 2
-    if compute == "float32" and not fixed and xh >= WIDE_LANES:
-        return WIDE_LANES, 1
-    return LANES, 1
+        return WIDE_LANES, 2, xh
+    if compute == "float32" and not fixed and xh % WIDE_LANES == 0:
+        return WIDE_LANES, 1, None
+    if LANES < xh < WIDE_LANES:
+        return WIDE_LANES, 1, xh
+    return LANES, 1, None
 
 
 #: blocks of rows the threads share out (each allocates its work array once)
@@ -139,10 +145,11 @@ def _store_lines(trip, ncomp, out_fixed, W, out0, norm_slot):
     return L
 
 
-def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff, phased=True, pack=1):
+def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff, phased=True, pack=1, row=None):
     """Source of ``kernel(out, outn, psi, psin, cg, cgn, lk, lscale, ph, rpar, nbrow, rows, out_scale)``
-    working through rows in chunks of ``W`` lanes (:func:`lanes`; with ``pack`` > 1, for rows of exactly
-    W / pack lanes, ``pack`` rows side by side in each chunk), over the directions d = 0 ..
+    working through rows in chunks of ``W`` lanes (:func:`lanes`; with a ``row`` length, for rows of exactly
+    that many lanes, ``pack`` rows side by side in each chunk, the lanes past pack x row computed on stale
+    values and not written out), over the directions d = 0 ..
     len(xoff) - 1 of :mod:`hpcmix.fields.layout`: ``xoff[d]`` is the lane offset of an x direction
     (its lanes shift by r_p(row) + xoff[d]), None for the others.
 
@@ -182,7 +189,7 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
     def copy(trip, base):
         return _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased)
 
-    if pack == 1:                # chunks of W lanes along the row, the last one maybe short
+    if row is None:              # chunks of W lanes along the row, the last one maybe short
         L += [f"            for l0 in range(0, xh, {W}):",
               f"                w = min({W}, xh - l0)",
               "                for s in range(nrow):",
@@ -191,13 +198,13 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
               "                    base = s * w",
               f"                    if w == {W}:"] + _indent(copy(W, ""), 24) + [
               "                    else:"] + _indent(copy("w", " + base"), 24)
-    else:                        # rows of W / pack lanes, ``pack`` of them side by side in a chunk
+    else:                        # rows of ``row`` lanes, ``pack`` of them side by side in a chunk
         L += ["            for l0 in range(1):",
-              f"                w = {W // pack}",
+              f"                w = {row}",
               "                for s in range(nrow):",
               "                    row = rows[i + s]",
               "                    r = rpar[row]",
-              f"                    base = s * {W // pack}"] + _indent(copy(W // pack, " + base"), 20)
+              f"                    base = s * {row}"] + _indent(copy(row, " + base"), 20)
     L += [f"                for l in range({W}):"]
     lane, loaded = [], set()
     for s in body:
@@ -217,11 +224,11 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
     L += ["                for s in range(nrow):",
           "                    row = rows[i + s]"]
     store = functools.partial(_store_lines, ncomp=ncomp, out_fixed=out_fixed, W=W, out0=out0, norm_slot=norm_slot)
-    if pack == 1:
+    if row is None:
         L += [f"                    if w == {W}:"] + _indent(store(W), 24) + [
               "                    else:"] + _indent(store("w"), 24)
     else:
-        L += _indent(store(W // pack), 20)
+        L += _indent(store(row), 20)
     return "\n".join(L) + "\n"
 
 
