@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not NumbaBackend.available()[0], reason="numba n
 @pytest.mark.parametrize("dims", [[16, 2, 2, 2], [16, 2, 6, 22]], ids=["one-row-blocks", "odd-row-blocks"])
 def test_packed_rows_match_canonical(dims):
     lattice = Lattice(dims)
-    assert rowloop.lanes(lattice.local_dims[0] // 2, "float32", False) == (16, 2)
+    assert rowloop.lanes(lattice.local_dims[0] // 2, "float32", False) == (16, 2, 8)
     gauge = GaugeField.weak(lattice, 5, 0.4)
     rng = np.random.default_rng(2)
     cases = [(WilsonDirac(gauge, 0.1, boundary=(-1, 1, 1, -1)), (4, 3), SINGLE, 1e-6),
