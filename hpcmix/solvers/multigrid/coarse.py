@@ -87,7 +87,7 @@ class CoarseOperator(LinearOperator):
 
     def apply(self, c):
         """D c (``c`` rounded to this operator's precision first; the result stored in it), the 8 neighbours
-        shifted through the process grid while nothing else waits on them."""
+        shifted through the process grid (all started before the first is waited for)."""
         c = self.precision.round(c)
         if self._packed is None:
             self._packed = pack(*self._XY, self.storage)
