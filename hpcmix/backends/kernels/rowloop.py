@@ -238,7 +238,10 @@ def slp_vectorization():
     ``NUMBA_SLP_VECTORIZE=1``; the generated lane statements are written for it, :func:`_lanes`). It packs
     independent identical operations only, so results do not change where a kernel does not ask for fastmath."""
     from numba.core import config
-    before = config.SLP_VECTORIZE
+    before = getattr(config, "SLP_VECTORIZE", None)
+    if before is None:                  # a numba without the switch: compile as it does
+        yield
+        return
     config.SLP_VECTORIZE = 1
     try:
         yield
