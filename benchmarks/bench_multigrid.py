@@ -161,7 +161,8 @@ def main(argv=None):
         return 2
     print(f"# hpcmix multigrid benchmark\n\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}, backend {args.backend}, {args.size}^4, c_sw {args.csw}, block {args.block}, "
-          f"n_vec {args.n_vec}, second coarsening {args.level2}, coarsest {args.coarsest}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
+          f"n_vec {args.n_vec}, second coarsening {args.level2}, coarsest {args.coarsest}, tol {args.tol}, "
+          f"outer GCR sloppy {args.sloppy}, null vectors' sloppy "
           f"{args.null_precision}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(unset: set 1, the transfer is many small BLAS calls)')}\n")
     gauge = load_gauge(args.gauge, args.size)

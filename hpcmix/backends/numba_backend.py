@@ -8,6 +8,7 @@ Threads: ``NUMBA_NUM_THREADS`` where set, else the rank's share of its node's co
 apart from solve time.
 """
 
+import contextlib
 import os
 import time
 
@@ -60,7 +61,7 @@ class NumbaBackend(Backend):
     def __init__(self, local_rank=0):
         super().__init__(local_rank)
         self.compile_seconds = 0.0
-        self._compiled, self._first_call = {}, set()
+        self._compiled, self._first_call = {}, {}      # key -> compile it with SLP vectorization
         self.kernels = {name: getattr(self, name) for name in (       # the rest: the numpy reference
             "wilson_hop", "staggered_hop", "wilson_face_pack", "wilson_face_unpack", "lincomb", "inner", "norm2",
             "site_blocks", "block_inner", "block_lincomb", "coarse_stencil")}
@@ -99,26 +100,28 @@ class NumbaBackend(Backend):
         key = (kind, ndir, phased, links.reconstruct, in_fixed, out_fixed, compute, W, pack, row)
         xoff = tuple(EvenOddLayout.lane_shift(d) for d in range(ndir))
         return self._generated(key, lambda: rowloop.hop_kernel_source(
-            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack, row))
+            body(), ncomp, links.reconstruct, in_fixed, out_fixed, compute, W, xoff, phased, pack, row), slp=True)
 
-    def _generated(self, key, make_source):
+    def _generated(self, key, make_source, slp=False):
         """The kernel of ``key`` compiled from ``make_source()`` (once per process; ``key`` names the
-        array dtypes too, numba compiling one specialization per dtype signature)."""
+        array dtypes too, numba compiling one specialization per dtype signature); ``slp``: compile it with
+        numba's SLP vectorizer on (the hop kernels, whose lane copies are written for it)."""
         if key not in self._compiled:
             self._compiled[key] = rowloop.load(make_source())
-            self._first_call.add(key)
+            self._first_call[key] = slp
         return key
 
     def _run(self, key, *args):
-        """Call the kernel of ``key``; its first call compiles it (or loads it from the cache) with numba's SLP
-        vectorizer on (:func:`~.kernels.rowloop.slp_vectorization`), its time counted in ``compile_seconds``."""
-        if key not in self._first_call:
+        """Call the kernel of ``key``; its first call compiles it (or loads it from the cache), with numba's SLP
+        vectorizer on where :meth:`_generated` asked (:func:`~.kernels.rowloop.slp_vectorization`), its time
+        counted in ``compile_seconds``."""
+        slp = self._first_call.pop(key, None)
+        if slp is None:
             self._compiled[key](*args)
             return
         t0 = time.perf_counter()
-        with rowloop.slp_vectorization():
+        with rowloop.slp_vectorization() if slp else contextlib.nullcontext():
             self._compiled[key](*args)
-        self._first_call.discard(key)
         self.compile_seconds += time.perf_counter() - t0
 
     # ---- BLAS-1 and site terms (float64 arithmetic, as the reference) ---------------------------------
@@ -175,7 +178,7 @@ class NumbaBackend(Backend):
         fixed = mn is not None
         key = self._generated(("coarse_stencil", fixed, m.dtype.str, v.dtype.str),
                               lambda: coarse.coarse_stencil_source(fixed))
-        self._run(key, out, m, mn if fixed else np.empty((1, 1, 1), np.float32), v)
+        self._run(key, out, m, mn if fixed else _DUMMY_NORM_BLOCK, v)
 
     def wilson_face_pack(self, field, rows, d):
         kf = fixed_point(field)

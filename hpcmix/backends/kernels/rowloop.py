@@ -111,9 +111,10 @@ def _shifted_lines(sh, ncomp, in_fixed, W, trip, base):
 
 def _copy_lines(trip, base, ncomp, nlink, in_fixed, W, link0, ph0, shifts, phased):
     """The statements copying (and decoding) the neighbours, links and phases of ``trip`` lanes of ``row``
-    from lane ``l0`` into the work array from lane ``base`` (``trip`` the constant W and ``base`` "" for a full
-    chunk, so the loops vectorize; a runtime ``w`` and " + base" for rows shorter than a chunk, packed
-    side by side). ``shifts``: the nonzero lane shifts that occur."""
+    from lane ``l0`` into the work array from lane ``base`` (``trip`` a constant, W for a full chunk or the
+    known row length, written out lane by lane by :func:`_lanes`; a runtime ``w`` for a row's short last
+    chunk, as loops; ``base`` " + base" where rows lie side by side). ``shifts``: the nonzero lane shifts that
+    occur."""
     at = f"(d * {ncomp} + c) * {W}{base}"
     L = [
         "for d in range(NDIR):",
@@ -234,14 +235,12 @@ def hop_kernel_source(body, ncomp, nlink, in_fixed, out_fixed, compute, W, xoff,
 
 @contextlib.contextmanager
 def slp_vectorization():
-    """numba's SLP vectorizer switched on for the kernels compiled inside (numba leaves it off unless
-    ``NUMBA_SLP_VECTORIZE=1``; the generated lane statements are written for it, :func:`_lanes`). It packs
-    independent identical operations only, so results do not change where a kernel does not ask for fastmath."""
+    """numba's SLP vectorizer switched on for the kernels compiled inside: the hop kernels, whose lane
+    statements are written for it (:func:`_lanes`). numba leaves it off unless ``NUMBA_SLP_VECTORIZE=1``, since
+    LLVM miscompiled some code with it (numba PR #8852, 2023); the hop kernels' tests compare every compiled
+    variant with the numpy reference, and the other kernels compile as numba does."""
     from numba.core import config
-    before = getattr(config, "SLP_VECTORIZE", None)
-    if before is None:                  # a numba without the switch: compile as it does
-        yield
-        return
+    before = config.SLP_VECTORIZE
     config.SLP_VECTORIZE = 1
     try:
         yield

@@ -9,8 +9,8 @@ Built from P^dag A P by :func:`~.galerkin.galerkin`, in double; :meth:`CoarseOpe
 its fields in another precision: single, or half/quarter (QUDA's fixed point, one norm per matrix row for X and
 Y, one per site for fields). The matrices are kept as stored (int16 and row norms in half), in the layout of the
 backend's ``coarse_stencil`` kernel (:mod:`hpcmix.backends.kernels.coarse`), which decodes them as it reads and
-accumulates in the compute dtype (float32 below double); ``X`` and ``Y`` decode them on demand. Its adjoint is the stencil of the
-conjugate-transposed matrices: X^dag(x), forward Y_mu^-(x + mu)^dag and backward Y_mu^+(x - mu)^dag.
+accumulates in the compute dtype (float32 below double); ``X`` and ``Y`` decode them on demand. Its adjoint is the
+stencil of the conjugate-transposed matrices: X^dag(x), forward Y_mu^-(x + mu)^dag and backward Y_mu^+(x - mu)^dag.
 Its space is the coarse :class:`~hpcmix.lattice.Lattice` (BLAS-1 on canonical arrays, float64 global sums), so
 GCR, MR and BiCGstab run on it unchanged.
 """

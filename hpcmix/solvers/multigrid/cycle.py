@@ -5,9 +5,9 @@ One application z = K r at level l (operator A_l, transfer P_l, coarse operator 
     e = 0, s = r;  nu_pre smoothing steps (omega) on A_l e = r;
     e += P_l GCR(D, tol = coarse_tol)^-1 P_l^dag s,  s = r - A_l e;  nu_post smoothing steps;
 
-the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag in its compute dtype too), itself preconditioned by the K-cycle of
-level l + 1 where there is one (a K-cycle: a Krylov solve wraps each coarser level); on the coarsest level by GCR
-or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to double precision
+the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag in its compute dtype too),
+itself preconditioned by the K-cycle of level l + 1 where there is one (a K-cycle: a Krylov solve wraps each
+coarser level); on the coarsest level by GCR or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to double precision
 (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
 (:mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
 default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's

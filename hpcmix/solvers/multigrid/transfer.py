@@ -29,9 +29,9 @@ def orthonormalize(v, level=0):
     against the earlier ones on some block is an error."""
     q, r = np.linalg.qr(np.swapaxes(v, -1, -2))                                  # [..., bd, n], [..., n, n]
     diag = np.diagonal(r, axis1=-2, axis2=-1)
-    scale = np.linalg.norm(v, axis=-1)
-    if np.any(np.abs(diag) <= 1e-10 * scale):
-        k = int(np.argwhere(np.abs(diag) <= 1e-10 * scale)[0, -1])
+    dependent = np.abs(diag) <= 1e-10 * np.linalg.norm(v, axis=-1)
+    if dependent.any():
+        k = int(np.argwhere(dependent)[0, -1])
         raise HpcmixError(f"level {level}: null vector {k} is linearly dependent on the earlier ones on some "
                           f"block (n_vec too large for the block, or the setup produced degenerate vectors)")
     q *= (diag / np.abs(diag))[..., None, :]
