@@ -154,6 +154,9 @@ def main(argv=None):
                     "iterations, about a quarter less time)")
     ap.add_argument("--null-precision", default="double", dest="null_precision",
                     help="sloppy precision of the setup's BiCGstab (the multigrid key null_precision)")
+    ap.add_argument("--nu-pre", type=int, default=0, dest="nu_pre", help="MR pre-smoothing steps (multigrid key nu_pre)")
+    ap.add_argument("--nu-post", type=int, default=4, dest="nu_post",
+                    help="MR post-smoothing steps (multigrid key nu_post)")
     args = ap.parse_args(argv)
     if not args.gauge.is_file() or args.size % 8:
         print(f"bench_multigrid: configuration not found ({args.gauge}; set HPCMIX_SHARED_DATA or --gauge) or "
@@ -163,7 +166,7 @@ def main(argv=None):
           f"numpy {np.__version__}, backend {args.backend}, {args.size}^4, c_sw {args.csw}, block {args.block}, "
           f"n_vec {args.n_vec}, second coarsening {args.level2}, coarsest {args.coarsest}, tol {args.tol}, "
           f"outer GCR sloppy {args.sloppy}, null vectors' sloppy "
-          f"{args.null_precision}; OPENBLAS_NUM_THREADS="
+          f"{args.null_precision}, smoothing {args.nu_pre} / {args.nu_post}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(unset: set 1, the transfer is many small BLAS calls)')}\n")
     gauge = load_gauge(args.gauge, args.size)
     backend = load_backend(get_registry(), args.backend)
@@ -172,7 +175,7 @@ def main(argv=None):
         rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,
                         pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None,
                         sloppy=args.sloppy, null_precision=args.null_precision, level2=args.level2,
-                        coarsest=args.coarsest))
+                        coarsest=args.coarsest, nu_pre=args.nu_pre, nu_post=args.nu_post))
         print(f"  kappa {kappa} done", file=sys.stderr, flush=True)
     print_table(rows)
     if args.level2:

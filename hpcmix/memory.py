@@ -120,17 +120,20 @@ def solver_fields(registry, cfg, sites, field_shape, parities=1):
 def multigrid_levels(registry, cfg, sites, field_shape):
     """Adaptive multigrid, per level (``block``, ``n_vec``): the near-null vectors and the block-
     orthonormalized prolongator (2 ``n_vec`` canonical complex128 fields of the finer grid, and the K-cycle's
-    complex64 copy of the prolongator below double), the coarse stencil (9 matrices of (2 n_vec)^2 per coarse
+    complex64 copy of the prolongator below double; on the finest level also the prolongator in the row layout,
+    ``n_vec`` fields, in double while the Galerkin product is computed), the coarse stencil (9 matrices of (2 n_vec)^2 per coarse
     site in complex128, and as stored in ``coarse_precision``, with a float32 norm per row in fixed point) and the
     coarse GCR's 2 ``coarse_nkrylov`` + 8 vectors in ``coarse_precision``'s compute dtype."""
     precision = resolve(registry, cfg.get("coarse_precision", "single"))
     coarse = precision.real_dtype.itemsize * 2
     stored = precision.storage_dtype.itemsize * 2
-    dof, total = complex_sites(field_shape), 0
+    dof, total, finest = complex_sites(field_shape), 0, True
     for level in cfg.get("levels", [{"block": [4, 4, 4, 4], "n_vec": 24}]):
         n_vec = level.get("n_vec", 24)
         coarse_sites = max(1, sites // max(1, math.prod(level.get("block", [4, 4, 4, 4]))))
         total += 2 * n_vec * sites * dof * COMPLEX + (n_vec * sites * dof * coarse if coarse < COMPLEX else 0)
+        total += n_vec * sites * dof * COMPLEX if finest else 0
+        finest = False
         rows = coarse_sites * 9 * 2 * n_vec
         total += rows * 2 * n_vec * (COMPLEX + stored) + (4 * rows if precision.has_norm else 0)
         total += (2 * cfg.get("coarse_nkrylov", 16) + 8) * coarse_sites * 2 * n_vec * coarse

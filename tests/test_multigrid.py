@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from hpcmix.backends import reference
+from hpcmix.backends.kernels import aggregate
 from hpcmix.backends.numba_backend import NumbaBackend
 from hpcmix.errors import DeckError, HpcmixError
 from hpcmix.fields.gauge import GaugeField
@@ -128,6 +129,35 @@ def test_transfer_from_its_basis_and_from_its_vectors(setup):
         again = Transfer(t.blocking, list(t.vectors()))
         f = t.prolong(c)
         assert rel(again.prolong(again.restrict(f)), f) < 1e-13
+
+
+@pytest.mark.parametrize("block, specialize", [([2, 2, 2, 2], False), ([3, 2, 1, 2], False), ([2, 2, 2, 2], True)],
+                         ids=["even-bx", "odd-bx", "sizes-as-constants"])
+def test_row_layout_transfer_equals_the_canonical_one(gauge, backend, block, specialize, monkeypatch):
+    """P^dag x and P c on the backend's row-layout fields (the aggregate kernels) equal the canonical Transfer's
+    on the same fields: a basis in double to 1e-14 and in single to 1e-6 (its rounding), for fields in double,
+    single and half (the half field's own rounding, 1e-4, on top); blocks of odd x extent put a block boundary
+    inside a lane pair, differently in rows of each parity; the kernels generated with the sizes as constants
+    (what large lattices get) too."""
+    if specialize:
+        if not isinstance(backend, NumbaBackend):
+            pytest.skip("the sizes are constants of numba's generated kernels only")
+        monkeypatch.setattr(aggregate, "SPECIALIZE_SITES", 1)
+    fields = dirac(gauge, 0.0).on_backend(backend)
+    level, sp = WilsonLevel(fields), fields.operator().space
+    blocking = Blocking(gauge.lattice, block, 12)
+    vectors = [global_random(gauge.lattice.shape + (12,), 20 + k) for k in range(NVEC)]
+    canonical = Transfer(blocking, vectors)
+    x = fields.import_field(global_random(gauge.lattice.shape + (4, 3), 30))
+    c = global_random(blocking.coarse_shape + (2 * NVEC,), 31)
+    for basis, tol in ((DOUBLE, 1e-14), (SINGLE, 1e-6)):
+        t = canonical.at(basis)
+        for field, extra in ((DOUBLE, 0), (SINGLE, 1e-7), (HALF, 1e-4)):
+            xp = x if field is DOUBLE else sp.convert(x, field)
+            assert rel(level.restrict(t, xp), t.restrict(level.to_array(xp))) < tol + extra
+            p = level.to_array(level.prolong(t, c.astype(t.basis.dtype), sp, field))
+            assert rel(p, t.prolong(c)) < tol + extra
+            assert level.prolong(t, c, sp, field)[0].precision is field
 
 
 def test_basis_is_gram_schmidt_in_order_and_dependent_vectors_are_an_error(setup):
@@ -354,8 +384,8 @@ def test_smoothers_keep_the_true_residual(critical, backend, kind):
 # ---- the coarsest level by the dense LU with iterative refinement -------------------------------------
 def test_dense_coarsest_matrix_is_the_stencil(setup):
     """The gathered dense matrix equals the stencil applied to every unit vector (coarse extents 1 and 2: hops
-    that land on the same site add up: summed in float32 by the single stencil), and its LU solve is exact to
-    double precision."""
+    that land on the same site add up: summed in float32 by the single stencil), its LU solve is exact to
+    double precision and, given a tolerance, reaches it against the dense matrix."""
     _, h = setup
     for level in h.levels:
         shape = level.coarse.lattice.shape + (level.coarse.dofs,)
@@ -367,6 +397,9 @@ def test_dense_coarsest_matrix_is_the_stencil(setup):
         res = DenseCoarsest(op).solve(op, b)
         assert res.converged and res.true_residual < 1e-13 and res.iterations >= 1
         assert rel(A @ res.x.ravel(), b.ravel()) < 1e-13
+        for tol in (1e-2, 1e-5):                      # to a tolerance: refined on the stencil as far as asked
+            res = DenseCoarsest(op, tol).solve(op, b)
+            assert res.converged and res.iterations >= 1 and rel(A @ res.x.ravel(), b.ravel()) <= tol
 
 
 def test_coarsest_lu_gives_the_gcr_solution(critical, backend):

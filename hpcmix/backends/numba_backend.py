@@ -17,7 +17,7 @@ import numpy as np
 from . import reference
 from .base import Backend, BackendUnavailable
 from ..fields.layout import EvenOddLayout
-from .kernels import blas, coarse, faces, rowloop, staggered, wilson
+from .kernels import aggregate, blas, coarse, faces, rowloop, staggered, wilson
 
 _DUMMY_NORM = np.ones((1, 1), np.float32)
 _DUMMY_PHASE = _DUMMY_NORM_BLOCK = np.ones((1, 1, 1), np.float32)
@@ -64,7 +64,8 @@ class NumbaBackend(Backend):
         self._compiled, self._first_call = {}, {}      # key -> compile it with SLP vectorization
         self.kernels = {name: getattr(self, name) for name in (       # the rest: the numpy reference
             "wilson_hop", "staggered_hop", "wilson_face_pack", "wilson_face_unpack", "lincomb", "inner", "norm2",
-            "site_blocks", "block_inner", "block_lincomb", "coarse_stencil")}
+            "site_blocks", "block_inner", "block_lincomb", "coarse_stencil", "aggregate_inner",
+            "aggregate_lincomb")}
 
     @property
     def threads(self):
@@ -179,6 +180,30 @@ class NumbaBackend(Backend):
         key = self._generated(("coarse_stencil", fixed, m.dtype.str, v.dtype.str),
                               lambda: coarse.coarse_stencil_source(fixed))
         self._run(key, out, m, mn if fixed else _DUMMY_NORM_BLOCK, v)
+
+    def aggregate_inner(self, out, a, x, groups, rpar, lane_xc):
+        """The multigrid restriction (reference ``aggregate_inner``)."""
+        kx = fixed_point(x)
+        if kx is None:
+            return reference.aggregate_inner(out, a, x, groups, rpar, lane_xc)
+        shape = aggregate.specialized(a, x.layout)
+        key = self._generated(("aggregate_inner", kx, shape, a.dtype.str, x.data.dtype.str),
+                              lambda: aggregate.aggregate_inner_source(kx, shape))
+        outr, outi = np.zeros(out.shape, np.float64), np.zeros(out.shape, np.float64)
+        self._run(key, a, x.data, _norm(x), groups, rpar, lane_xc, outr, outi)
+        out += outr + 1j * outi
+        return None
+
+    def aggregate_lincomb(self, out, coeffs, a, groups, rpar, lane_xc):
+        """The multigrid prolongation (reference ``aggregate_lincomb``) into an IEEE field."""
+        if fixed_point(out) is not False:
+            return reference.aggregate_lincomb(out, coeffs, a, groups, rpar, lane_xc)
+        shape = aggregate.specialized(a, out.layout)
+        key = self._generated(("aggregate_lincomb", shape, a.dtype.str, out.data.dtype.str),
+                              lambda: aggregate.aggregate_lincomb_source(shape))
+        self._run(key, out.data, a, np.ascontiguousarray(coeffs.real, a.dtype), np.ascontiguousarray(coeffs.imag, a.dtype),
+                  groups, rpar, lane_xc)
+        return None
 
     def wilson_face_pack(self, field, rows, d):
         kf = fixed_point(field)

@@ -259,7 +259,71 @@ def coarse_stencil(out, m, mn, v):
         out[:, 1] += im
 
 
+# ---- multigrid transfers: aggregates of sites, each cut into two chiralities ---------------------------------
+def aggregate_index(groups, rpar, lane_xc, xh, xc):
+    """The local coarse site ``g * xc + lane_xc[rpar[row], l]`` of every site (row, l) of a parity's rows, from
+    the aggregate tables of :mod:`hpcmix.backends.kernels.aggregate` (``xc`` coarse sites per coarse row)."""
+    index = np.empty((rpar.size, xh), np.int64)
+    rows = groups.ravel()
+    index[rows] = np.repeat(np.arange(groups.shape[0]), groups.shape[1])[:, None] * xc + lane_xc[rpar[rows]]
+    return index
+
+
+def _chiral(reals):
+    """Reals ``[..., nc, Xh]`` holding (re, im) pairs along nc as complex ``[..., 2, nc / 4, Xh]`` (chirality, its
+    complex components)."""
+    c = reals[..., 0::2, :] + 1j * reals[..., 1::2, :]
+    return c.reshape(c.shape[:-2] + (2, -1, c.shape[-1]))
+
+
+def _host_rows(field):
+    """A field's local rows decoded on the host (a device backend's arrays copied): reals ``[nrows, k, Xh]``."""
+    n, to_host = field.layout.nrows, field.backend.to_host
+    data, norm = to_host(field.data[:n]), None if field.norm is None else to_host(field.norm[:n])
+    return np.swapaxes(field.precision.decode_reals(np.swapaxes(data, 1, 2), norm, 2), 1, 2)
+
+
+def _basis_sites(a, groups, field):
+    """The aggregate-ordered basis ``a[G, R, n, nc, Xh]`` (on ``field``'s backend) as complex ``[n, nrows, 2,
+    nc / 4, Xh]`` in row order, on the host."""
+    a = field.backend.to_host(a)
+    rows = np.empty((field.layout.nrows,) + a.shape[2:], a.dtype)
+    rows[groups.ravel()] = a.reshape((-1,) + a.shape[2:])
+    return np.swapaxes(_chiral(rows), 0, 1)
+
+
+def aggregate_inner(out, a, x, groups, rpar, lane_xc):
+    """out[g, xc, s, i] += sum over the sites of aggregate (g, xc) and the components of chirality s of
+    conj(a_i) x for the basis ``a[G, R, n, nc, Xh]`` (the restriction of :mod:`hpcmix.backends.kernels.aggregate`;
+    ``out`` complex128 ``[G, Xc, 2, n]``); the per-site products in a's dtype, their sums in float64."""
+    n = a.shape[2]
+    u = _basis_sites(a, groups, x)                                                    # [n, nrows, 2, nc/4, Xh]
+    v = _chiral(_host_rows(x)).astype(u.dtype)                                        # [nrows, 2, nc/4, Xh]
+    prod = np.sum(u.conj() * v, axis=3)                                               # [n, nrows, 2, Xh]
+    index = aggregate_index(groups, rpar, lane_xc, x.layout.xh, out.shape[1]).ravel()
+    flat = out.reshape(-1, 2, n)
+    for s in range(2):
+        np.add.at(flat[:, s], index, prod[:, :, s].reshape(n, -1).T.astype(np.complex128))
+
+
+def aggregate_lincomb(out, coeffs, a, groups, rpar, lane_xc):
+    """out(site) = sum_i a_i(site) coeffs[g, xc, s, i] on the components of each chirality s of the site's
+    aggregate (g, xc) (the prolongation of :mod:`hpcmix.backends.kernels.aggregate`), computed in a's dtype and
+    stored in ``out``'s precision."""
+    nrows, xh, n = out.layout.nrows, out.layout.xh, a.shape[2]
+    u = _basis_sites(a, groups, out)                                                  # [n, nrows, 2, nc/4, Xh]
+    index = aggregate_index(groups, rpar, lane_xc, xh, coeffs.shape[1])
+    c = coeffs.reshape(-1, 2, n).astype(u.dtype)[index]                               # [nrows, Xh, 2, n]
+    v = np.einsum("irsjl,rlsi->rsjl", u, c).reshape(nrows, -1, xh)                    # [nrows, nc/2, Xh]
+    reals = np.empty((nrows, 2 * v.shape[1], xh), v.real.dtype)
+    reals[:, 0::2], reals[:, 1::2] = v.real, v.imag
+    data, norm = out.precision.encode_reals(np.swapaxes(reals, 1, 2).astype(np.float64), 2)
+    out.data[:nrows] = out.backend.asarray(np.ascontiguousarray(np.swapaxes(data, 1, 2)))
+    if norm is not None:
+        out.norm[:nrows] = out.backend.asarray(norm)
+
 KERNELS = {"wilson_hop": wilson_hop, "wilson_face_pack": wilson_face_pack, "wilson_face_unpack": wilson_face_unpack,
            "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,
            "site_blocks": site_blocks, "block_inner": block_inner, "block_lincomb": block_lincomb,
-           "coarse_stencil": coarse_stencil}
+           "coarse_stencil": coarse_stencil, "aggregate_inner": aggregate_inner,
+           "aggregate_lincomb": aggregate_lincomb}

@@ -7,8 +7,8 @@ One application z = K r at level l (operator A_l, transfer P_l, coarse operator 
 
 the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag in its compute dtype too),
 itself preconditioned by the K-cycle of level l + 1 where there is one (a K-cycle: a Krylov solve wraps each
-coarser level); on the coarsest level by GCR or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to double precision
-(:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
+coarser level); on the coarsest level by GCR or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to
+``coarse_tol`` (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
 (:mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
 default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's
 preconditioner, K changes from one application to the next, which flexible GCR allows; convergence is judged by
@@ -66,7 +66,7 @@ class KCycle(Solver):
         level.stats.update(coarse_bytes=self.coarse_op.nbytes(), cycles=0, coarse_iterations=0, coarse_seconds=0.0,
                            operator_applications=0, seconds=0.0)
         if coarsest and mg.coarsest_solver(self.coarse_op) == "lu":
-            self.coarse_solver = DenseCoarsest(self.coarse_op)
+            self.coarse_solver = DenseCoarsest(self.coarse_op, mg.coarse_tol)
             level.stats.update(coarsest="lu", coarsest_setup_seconds=self.coarse_solver.seconds)
         else:
             self.coarse_solver = GCR(tol=mg.coarse_tol, maxiter=mg.coarse_maxiter, nkrylov=mg.coarse_nkrylov,
@@ -83,8 +83,8 @@ class KCycle(Solver):
         mg, level, sp = self.mg, self.level, op.space
         e, s = sp.zeros_like(r), sp.copy(r)
         applied = self.smooth(op, e, s, mg.nu_pre, mg.omega)
-        coarse = self.coarse_solver.solve(self.coarse_op, self.transfer.restrict(level.fine.to_array(s)))
-        correction = level.fine.from_array(self.transfer.prolong(coarse.x), op.precision)
+        coarse = self.coarse_solver.solve(self.coarse_op, level.fine.restrict(self.transfer, s))
+        correction = level.fine.prolong(self.transfer, coarse.x, sp, op.precision)
         sp.axpy(1.0, correction, e)
         sp.axpy(-1.0, op(correction), s)
         applied += 1 + self.smooth(op, e, s, mg.nu_post, mg.omega)
@@ -133,7 +133,7 @@ class Multigrid(Solver):
                           "full system", choices=("evenodd", "full")),
         "omega": Param(float, 0.85, "MR over-relaxation of the smoother",
                        check=lambda v: None if 0 < v < 2 else "must lie in (0, 2)"),
-        "coarse_tol": Param(float, 0.25, "relative residual of each coarse GCR solve",
+        "coarse_tol": Param(float, 0.25, "relative residual of each coarse solve (GCR, or the coarsest LU's refinement)",
                             check=lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
         "coarse_maxiter": Param(int, 100, "iterations of each coarse GCR solve at most"),
         "coarse_nkrylov": Param(int, 16, "Krylov vectors of the coarse GCR before a restart"),
@@ -148,7 +148,7 @@ class Multigrid(Solver):
                                 choices=tuple(COARSE_PRECISIONS)),
         "seed": Param(int, 0, "seed of the random starts of the near-null vectors"),
         "coarsest": Param(str, "auto", "the coarsest level's solver: the dense fp32 LU with iterative refinement to "
-                          f"double (lu), GCR to coarse_tol (gcr), or auto: lu up to {LU_MAX_DOF} global dofs",
+                          f"coarse_tol (lu), GCR to coarse_tol (gcr), or auto: lu up to {LU_MAX_DOF} global dofs",
                           choices=("auto", "lu", "gcr")),
         "setup": Param(Table(SETUP_FILES), None, "persistence of the setup: {save = path, load = path, refresh = N}"),
     }

@@ -7,7 +7,8 @@ their block (the block's last layer along mu for +, its first for -):
     Y_mu^{+-}(B)[:, a] = P^dag (mask_mu^{+-} H_mu^{+-} W_a) on block B   (restricted from that layer alone),
     X(B)[:, a]         = P^dag (A W_a) on B  -  sum_{mu, +-} Y_mu^{+-}(B)[:, a].
 
-A W_a is applied by the level's own operator (the backend's stencil for the finest level, site term included);
+A W_a is applied by the level's own operator (the backend's stencil for the finest level, site term included, on
+fields prolonged and restricted in the row layout, :mod:`.row_transfer`);
 only the block-leaving hops are computed from the hopping matrices, on the sites of that layer alone. A coarse
 extent of 1 or 2 is handled as the stencil is applied: a hop that leaves its block is always a Y term, even when
 it lands in the same coarse site.
@@ -23,12 +24,13 @@ def galerkin(level, transfer, index, chunk=8):
     ``chunk`` columns a at a time (the fine arrays of a chunk are what the product holds in memory)."""
     blocking, op, n = transfer.blocking, level.operator, transfer.coarse_dofs
     X = np.empty(blocking.coarse_shape + (n, n), dtype=np.complex128)
+    units = np.broadcast_to(np.eye(n), blocking.coarse_shape + (n, n))              # e_a at every coarse site
     Y = [[np.empty_like(X) for _ in SIGNS] for _ in range(4)]
     for start in range(0, n, chunk):
         cols = slice(start, min(start + chunk, n))
         w = transfer.unit_vectors(range(n)[cols])                             # [T, Z, Y, X, dofs, chunk]
-        aw = np.stack([level.to_array(op(level.from_array(w[..., a]))) for a in range(w.shape[-1])], axis=-1)
-        X[..., cols] = transfer.restrict(aw)
+        for a in range(n)[cols]:
+            X[..., a] = level.restrict(transfer, op(level.prolong(transfer, units[..., a], op.space)))
         for mu in range(4):
             for i, sign in enumerate(SIGNS):
                 sites = blocking.face_sites(mu, sign)

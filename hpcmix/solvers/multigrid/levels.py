@@ -5,6 +5,9 @@
 - ``operator``: A in double, a LinearOperator on the level's own fields;
 - ``to_array(x)`` / ``from_array(a, precision)``: a field as the canonical complex128 array ``[T, Z, Y, X, dofs]``
   and back (stored in ``precision``);
+- ``restrict(transfer, x)`` / ``prolong(transfer, c, space, precision)``: P^dag x of a field (the coarse canonical
+  array) and P c as a field of ``space`` in ``precision``, for the level's ``transfer`` (:mod:`.transfer`; the
+  finest level applies it to its row-layout fields directly, :mod:`.row_transfer`);
 - ``hop(w, mu, sign, sites)``: the hopping term of A from direction sign mu alone, (H w)(x) = A(x, x + sign mu)
   w(x + sign mu), on canonical arrays ``w[T, Z, Y, X, dofs, m]`` of m vectors, at the sites ``sites`` (an index
   of the [T, Z, Y, X] axes; every site by default) only (the Galerkin product needs the terms that leave a
@@ -27,6 +30,7 @@ from ...errors import HpcmixError
 from ...operators.gamma import P_MINUS, P_PLUS
 from ...precision import DOUBLE
 from .coarse import ALL
+from .row_transfer import RowTransfer
 
 
 class WilsonLevel:
@@ -43,6 +47,21 @@ class WilsonLevel:
         self.operator = self.fields.operator()
         self.links = self.fields.dirac.links          # U_mu(x) with the boundary phases, canonical
         self.backend = fields.backend                 # the coarse levels' stencil kernel comes from it
+        self._rows = None                             # (transfer, its RowTransfer): the last one asked for
+
+    def row_transfer(self, transfer):
+        """``transfer`` on this level's row-layout fields, kept for the next call with the same transfer (the
+        Galerkin product's double one is dropped when the K-cycle asks for its own)."""
+        if self._rows is None or self._rows[0] is not transfer:
+            self._rows = None
+            self._rows = (transfer, RowTransfer(transfer, self.fields))
+        return self._rows[1]
+
+    def restrict(self, transfer, x):
+        return self.row_transfer(transfer).restrict(x)
+
+    def prolong(self, transfer, c, space, precision=DOUBLE):
+        return self.row_transfer(transfer).prolonged(c, space, precision)
 
     def to_array(self, x):
         return self.fields.export_field(x).reshape(self.lattice.shape + (12,))
@@ -84,6 +103,14 @@ class CoarseLevel:
         """x0 - e with A e = A x0 solved by ``solver`` (the full coarse system)."""
         result = solver(self.operator).solve(self.operator(x0))
         return self.operator.space.axpy(-1.0, result.x, self.operator.space.copy(x0)), result.iterations
+
+    @staticmethod
+    def restrict(transfer, x):
+        return transfer.restrict(x)
+
+    @staticmethod
+    def prolong(transfer, c, space=None, precision=DOUBLE):
+        return precision.round(transfer.prolong(c))
 
     @staticmethod
     def to_array(x):

@@ -49,9 +49,10 @@ class Transfer:
         if self.n_vec > blocking.block_dofs:
             raise HpcmixError(f"level {blocking.level}: n_vec = {self.n_vec} exceeds the {blocking.block_dofs} "
                               f"dofs of one block and chirality")
-        stacked = np.stack([np.asarray(v, dtype=np.complex128) for v in vectors], axis=-1)   # [..., dofs, n]
-        blocks = blocking.to_blocks(stacked)                                          # [Tc..Xc, 2, bd, n]
-        self.basis = orthonormalize(np.swapaxes(blocks, -1, -2), blocking.level)                        # [.., 2, n, bd]
+        blocks = np.empty(blocking.coarse_shape + (2, self.n_vec, blocking.block_dofs), np.complex128)
+        for k, v in enumerate(vectors):
+            blocks[..., k, :] = blocking.to_blocks(np.asarray(v))                     # [Tc..Xc, 2, bd]
+        self.basis = orthonormalize(blocks, blocking.level)                           # [.., 2, n, bd]
         self._views = {}
 
     @classmethod
