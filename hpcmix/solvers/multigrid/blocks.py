@@ -47,23 +47,31 @@ class Blocking:
 
     def layer(self, mu, sign):
         """The in-block coordinate along mu of the fine sites x whose hop to x + sign mu leaves their block: the
-        last layer of each block in direction mu (b_mu - 1) for sign +1, the first (0) for -1."""
+        last layer of each block in direction mu (b_mu - 1) for sign +1, the first (0) for -1; the sites
+        x + sign mu lie in ``layer(mu, -sign)`` of the neighbouring block."""
         return self.block[mu] - 1 if sign > 0 else 0
 
-    def face_sites(self, mu, sign):
-        """The index of the [T, Z, Y, X] axes that selects the fine sites in the :meth:`layer` (mu, sign) of every
-        block (a strided view)."""
-        index = [slice(None)] * 4
-        index[3 - mu] = slice(self.layer(mu, sign), None, self.block[mu])
-        return tuple(index)
+    def layer_sites(self, array, mu, layer):
+        """The per-site ``array[T, Z, Y, X, *rest]`` at the sites with in-block coordinate ``layer`` along mu, as
+        ``[Tc, Zc, Yc, Xc, L, *rest]``: L = prod(block) / b_mu sites per block, in (t, z, y, x) order."""
+        rest = array.shape[4:]
+        shape = []
+        for n, b in zip(self.coarse_shape, reversed(self.block)):
+            shape += [n, b]
+        a = array.reshape(tuple(shape) + rest).transpose((0, 2, 4, 6, 1, 3, 5, 7) + tuple(range(8, 8 + len(rest))))
+        return self._layer(a, mu, layer)
 
-    def face(self, array, mu):
-        """``array[T, Z, Y, X, dofs, *rest][face_sites(mu, sign)]`` (one layer along mu of every block, either sign)
-        as ``[Tc, Zc, Yc, Xc, 2, block_dofs / b_mu, *rest]``: :meth:`to_blocks` of those sites alone, each block's
-        sites in the same order with its extent along mu taken as 1."""
-        block = list(self.block)
-        block[mu] = 1
-        return self._gather(array, block)
+    def layer_of_blocks(self, blocks, mu, layer):
+        """``blocks[..., block_dofs]`` (a block's sites t, z, y, x and the half site's dofs, as :meth:`to_blocks`
+        orders them) at in-block coordinate ``layer`` along mu: ``[..., L, dofs / 2]``, L as :meth:`layer_sites`."""
+        a = blocks.reshape(blocks.shape[:-1] + tuple(reversed(self.block)) + (self.dofs // 2,))
+        a = np.take(a, layer, axis=a.ndim - 2 - mu)
+        return a.reshape(a.shape[:-4] + (-1, self.dofs // 2))
+
+    def _layer(self, a, mu, layer):
+        """``a[Tc, Zc, Yc, Xc, bt, bz, by, bx, *rest]`` at in-block ``layer`` along mu, the block axes flattened."""
+        a = np.take(a, layer, axis=7 - mu)
+        return a.reshape(a.shape[:4] + (-1,) + a.shape[7:])
 
     def _gather(self, array, block):
         """``array[T', Z', Y', X', dofs, *rest]`` (T' = Tc bt, ...) as ``[Tc, Zc, Yc, Xc, 2, prod(block) dofs / 2,

@@ -24,8 +24,6 @@ from ...precision import DOUBLE, SINGLE
 from ...precision.stored import as_complex, as_reals
 
 SIGNS = (1, -1)
-#: The index of every site of a canonical field's [T, Z, Y, X] axes.
-ALL = (slice(None),) * 4
 
 
 def pack(X, Y, precision):
@@ -102,11 +100,6 @@ class CoarseOperator(LinearOperator):
         self.kernel(out, *self._packed, v)
         result = (out[:, 0] + 1j * out[:, 1]).reshape(c.shape)
         return self.precision.round(result) if self.precision.has_norm else result
-
-    def hop(self, w, mu, sign, sites=ALL):
-        """Y_mu^{sign}(x) w(x + sign mu) for ``w[Tc, Zc, Yc, Xc, N, m]`` at the sites ``sites`` (an index of the
-        [Tc, Zc, Yc, Xc] axes) only (the Galerkin product of the next level)."""
-        return np.matmul(self.Y[mu][SIGNS.index(sign)][sites], self.lattice.shift(w, mu, sign)[sites])
 
     def adjoint(self):
         """D^dag as a stencil (module doc), built once from the stored values, kept exactly (in the compute

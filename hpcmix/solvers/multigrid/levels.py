@@ -8,10 +8,10 @@
 - ``restrict(transfer, x)`` / ``prolong(transfer, c, space, precision)``: P^dag x of a field (the coarse canonical
   array) and P c as a field of ``space`` in ``precision``, for the level's ``transfer`` (:mod:`.transfer`; the
   finest level applies it to its row-layout fields directly, :mod:`.row_transfer`);
-- ``hop(w, mu, sign, sites)``: the hopping term of A from direction sign mu alone, (H w)(x) = A(x, x + sign mu)
-  w(x + sign mu), on canonical arrays ``w[T, Z, Y, X, dofs, m]`` of m vectors, at the sites ``sites`` (an index
-  of the [T, Z, Y, X] axes; every site by default) only (the Galerkin product needs the terms that leave a
-  block apart from the rest of A, on one layer of each block);
+- ``layer_hop(mu, sign, layer)``: the hopping term of A from direction sign mu alone, A(x, x + sign mu), at
+  the sites x of one layer of every block (``layer`` selects them from a per-site array), as a function of m
+  vectors of one chirality at the neighbours x + sign mu: the Galerkin product needs the terms that leave a
+  block apart from the rest of A;
 - ``relax(solver, x0)``: (v, the solver's iterations), x0 relaxed against A v = 0 by ``solver`` (:mod:`.nullspace`).
 
 :class:`WilsonLevel` is the finest level: Wilson(-clover) M = A_site - D_w / 2 on a backend's even-odd
@@ -29,7 +29,7 @@ import numpy as np
 from ...errors import HpcmixError
 from ...operators.gamma import P_MINUS, P_PLUS
 from ...precision import DOUBLE
-from .coarse import ALL
+from .coarse import SIGNS
 from .row_transfer import RowTransfer
 
 
@@ -80,15 +80,21 @@ class WilsonLevel:
         v_e = sp.axpy(-1.0, result.x, sp.copy(x0[0]))
         return reconstruct(v_e, self.operator.space.zeros_like(x0)), result.iterations
 
-    def hop(self, w, mu, sign, sites=ALL):
-        """The hopping term of direction sign mu (module doc) on ``w[T, Z, Y, X, 12, m]`` (index 3 spin + colour) at
-        the fine sites ``sites`` (an index of the [T, Z, Y, X] axes) only: ``(H w)[sites]``."""
+    def layer_hop(self, mu, sign, layer):
+        """The hopping term of direction sign mu (module doc) at the sites ``layer`` selects (it maps a per-site
+        canonical array ``[T, Z, Y, X, ...]`` to those sites, ``[..., L, ...]``), as a function ``hop(w, s)`` of
+        ``w[..., L, 6, m]``: m vectors of chirality s (spins 2 s, 2 s + 1) at the neighbours x + sign mu;
+        ``hop`` returns A(x, x + sign mu) w(x + sign mu), ``[..., L, 12, m]``."""
         lat = self.lattice
-        w = lat.shift(w.reshape(lat.shape + (4, 3, -1)), mu, sign)[sites]               # w(x + sign mu)
         u = self.links[mu] if sign > 0 else np.conj(np.swapaxes(lat.shift(self.links[mu], mu, -1), -1, -2))
-        t = np.matmul(u[sites][..., None, :, :], w)                                    # U_mu(x) or U_mu(x - mu)^dag
+        u = layer(u)[..., None, :, :]                                                  # U_mu(x) or U_mu(x - mu)^dag
         spin = -0.5 * (P_MINUS[mu] if sign > 0 else P_PLUS[mu])
-        return np.matmul(spin, t.reshape(t.shape[:4] + (4, -1))).reshape(t.shape[:4] + (12, -1))
+
+        def hop(w, s):
+            t = np.matmul(u, w.reshape(w.shape[:-2] + (2, 3, -1)))                     # [..., L, 2, 3, m]
+            out = np.matmul(spin[:, 2 * s:2 * s + 2], t.reshape(t.shape[:-3] + (2, -1)))
+            return out.reshape(w.shape[:-2] + (12, -1))
+        return hop
 
 
 class CoarseLevel:
@@ -97,7 +103,13 @@ class CoarseLevel:
     def __init__(self, coarse):
         self.operator = coarse.at(DOUBLE)
         self.lattice, self.dofs, self.backend = coarse.lattice, coarse.dofs, coarse.backend
-        self.hop = self.operator.hop
+
+    def layer_hop(self, mu, sign, layer):
+        """``hop(w, s)``: Y_mu^{sign}(x) w(x + sign mu) at the sites ``layer`` selects, for w of chirality s (the
+        first or second half of the dofs; :meth:`WilsonLevel.layer_hop`)."""
+        y = layer(self.operator.Y[mu][SIGNS.index(sign)])
+        half = self.dofs // 2
+        return lambda w, s: np.matmul(y[..., s * half:(s + 1) * half], w)
 
     def relax(self, solver, x0):
         """x0 - e with A e = A x0 solved by ``solver`` (the full coarse system)."""

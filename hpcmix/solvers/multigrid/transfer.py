@@ -92,22 +92,6 @@ class Transfer:
         c = np.matmul(self.basis, f.conj()).conj()                                    # [.., 2, n, m]
         return c.reshape(self.blocking.coarse_shape + (self.coarse_dofs,) + rest)
 
-    def restrict_face(self, face, mu, sign):
-        """P^dag (m f) with m the indicator of the fine sites in the :meth:`~.blocks.Blocking.layer` (mu, sign) of
-        each block, from ``face`` = f at those sites alone (``f[blocking.face_sites(mu, sign)]``; a 1 / b_mu share
-        of the sites and of the basis): coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]`` as :meth:`restrict`'s."""
-        blocking = self.blocking
-        f = blocking.face(np.asarray(face, dtype=np.complex128), mu)                      # [.., 2, fd, *rest]
-        rest = f.shape[6:]
-        f = f.reshape(f.shape[:6] + (-1,))
-        lead = blocking.coarse_shape + (2, self.n_vec)
-        sites = tuple(reversed(blocking.block)) + (blocking.dofs // 2,)                   # bt, bz, by, bx, dofs / 2
-        index = [slice(None)] * (len(lead) + len(sites))
-        index[len(lead) + 3 - mu] = slice(blocking.layer(mu, sign), blocking.layer(mu, sign) + 1)
-        basis = self.basis.reshape(lead + sites)[tuple(index)].reshape(lead + (f.shape[-2],))
-        c = np.matmul(basis, f.conj()).conj()                                             # [.., 2, n, m]
-        return c.reshape(blocking.coarse_shape + (self.coarse_dofs,) + rest)
-
     def prolong(self, coarse):
         """P c: coarse ``[Tc, Zc, Yc, Xc, 2 n_vec, *rest]`` -> fine ``[T, Z, Y, X, dofs, *rest]``."""
         c = np.asarray(coarse, dtype=self.basis.dtype)
