@@ -27,18 +27,20 @@ B_MATRIX = GAMMA[:, :2, 2:]
 
 
 def decode_rows(field, rows=slice(None)):
-    """The field's rows (ghosts included) decoded to real compute values ``[n, k, Xh]``."""
-    data = np.swapaxes(field.data[rows], 1, 2)
-    norm = None if field.norm is None else field.norm[rows]
+    """The field's rows (ghosts included) decoded to real compute values ``[n, k, Xh]``, on the host (a device
+    backend's arrays copied)."""
+    to_host = field.backend.to_host
+    data = np.swapaxes(to_host(field.data[rows]), 1, 2)
+    norm = None if field.norm is None else to_host(field.norm[rows])
     return np.swapaxes(field.precision.decode_reals(data, norm, 2), 1, 2)
 
 
 def encode_rows(out, rows, values):
-    """Store real values ``[n, k, Xh]`` into ``out``'s ``rows`` in its precision."""
+    """Store real host values ``[n, k, Xh]`` into ``out``'s ``rows`` in its precision (on its backend)."""
     data, norm = out.precision.encode_reals(np.swapaxes(values, 1, 2).astype(np.float64), 2)
-    out.data[rows] = np.swapaxes(data, 1, 2)
+    out.data[rows] = out.backend.asarray(np.ascontiguousarray(np.swapaxes(data, 1, 2)))
     if norm is not None:
-        out.norm[rows] = norm
+        out.norm[rows] = out.backend.asarray(norm)
 
 
 def neighbour_rows(psi, halo, layout, parity, d, rows):
@@ -276,13 +278,6 @@ def _chiral(reals):
     return c.reshape(c.shape[:-2] + (2, -1, c.shape[-1]))
 
 
-def _host_rows(field):
-    """A field's local rows decoded on the host (a device backend's arrays copied): reals ``[nrows, k, Xh]``."""
-    n, to_host = field.layout.nrows, field.backend.to_host
-    data, norm = to_host(field.data[:n]), None if field.norm is None else to_host(field.norm[:n])
-    return np.swapaxes(field.precision.decode_reals(np.swapaxes(data, 1, 2), norm, 2), 1, 2)
-
-
 def _basis_sites(a, groups, field):
     """The aggregate-ordered basis ``a[G, R, n, nc, Xh]`` (on ``field``'s backend) as complex ``[n, nrows, 2,
     nc / 4, Xh]`` in row order, on the host."""
@@ -298,7 +293,7 @@ def aggregate_inner(out, a, x, groups, rpar, lane_xc):
     ``out`` complex128 ``[G, Xc, 2, n]``); the per-site products in a's dtype, their sums in float64."""
     n = a.shape[2]
     u = _basis_sites(a, groups, x)                                                    # [n, nrows, 2, nc/4, Xh]
-    v = _chiral(_host_rows(x)).astype(u.dtype)                                        # [nrows, 2, nc/4, Xh]
+    v = _chiral(decode_rows(x, slice(0, x.layout.nrows))).astype(u.dtype)            # [nrows, 2, nc/4, Xh]
     prod = np.sum(u.conj() * v, axis=3)                                               # [n, nrows, 2, Xh]
     index = aggregate_index(groups, rpar, lane_xc, x.layout.xh, out.shape[1]).ravel()
     flat = out.reshape(-1, 2, n)
@@ -317,10 +312,7 @@ def aggregate_lincomb(out, coeffs, a, groups, rpar, lane_xc):
     v = np.einsum("irsjl,rlsi->rsjl", u, c).reshape(nrows, -1, xh)                    # [nrows, nc/2, Xh]
     reals = np.empty((nrows, 2 * v.shape[1], xh), v.real.dtype)
     reals[:, 0::2], reals[:, 1::2] = v.real, v.imag
-    data, norm = out.precision.encode_reals(np.swapaxes(reals, 1, 2).astype(np.float64), 2)
-    out.data[:nrows] = out.backend.asarray(np.ascontiguousarray(np.swapaxes(data, 1, 2)))
-    if norm is not None:
-        out.norm[:nrows] = out.backend.asarray(norm)
+    encode_rows(out, slice(0, nrows), reals)
 
 KERNELS = {"wilson_hop": wilson_hop, "wilson_face_pack": wilson_face_pack, "wilson_face_unpack": wilson_face_unpack,
            "staggered_hop": staggered_hop, "lincomb": lincomb, "inner": inner, "norm2": norm2, "gamma5": gamma5,

@@ -85,7 +85,7 @@ class DenseCoarsest(Solver):
                 result.seconds = time.perf_counter() - t0
                 result.flops = 8.0 * n * n * result.iterations + op.flops * result.iterations
                 return result
-        x, niters, converged, reason, residual = self._on_root(b, lambda fact, rhs: self._refined(fact, rhs))
+        x, niters, converged, reason, residual = self._on_root(b, self._refined)
         return SolveResult(x=x, solver=self.name, iterations=niters, true_residual=residual,
                            converged=converged, reason=reason, precision=op.precision.name, sloppy="fp32 LU",
                            flops=8.0 * n * n * (1 + 2 * niters), seconds=time.perf_counter() - t0)

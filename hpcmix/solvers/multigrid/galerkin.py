@@ -41,13 +41,13 @@ def hopping(level, transfer, mu, sign):
     leave, enter = blocking.layer(mu, sign), blocking.layer(mu, -sign)
     own = blocking.layer_of_blocks(transfer.basis, mu, leave)                         # [C, 2, n, L, half]
     theirs = blocking.layer_of_blocks(transfer.basis, mu, enter)
+    rows = [own[..., r, :, :, :].reshape(own.shape[:4] + (n_vec, -1)).conj() for r in range(2)]  # [C, n, L half]
     hop = level.layer_hop(mu, sign, lambda a: blocking.layer_sites(a, mu, leave))
     Y = np.empty(blocking.coarse_shape + (2 * n_vec, 2 * n_vec), np.complex128)
     for s in range(2):
         w = blocking.coarse_lattice.shift(np.moveaxis(theirs[..., s, :, :, :], -3, -1), mu, sign)  # [C, L, half, n]
         h = hop(w, s)                                                                  # [C, L, dofs, n]
         for r in range(2):
-            rows = own[..., r, :, :, :].reshape(own.shape[:4] + (n_vec, -1))           # [C, n, L half]
             cols = h[..., r * half:(r + 1) * half, :].reshape(h.shape[:4] + (-1, n_vec))  # [C, L half, n]
-            Y[..., r * n_vec:(r + 1) * n_vec, s * n_vec:(s + 1) * n_vec] = np.matmul(rows.conj(), cols)
+            Y[..., r * n_vec:(r + 1) * n_vec, s * n_vec:(s + 1) * n_vec] = np.matmul(rows[r], cols)
     return Y

@@ -33,7 +33,7 @@ def aggregate_tables(layout, parity, block):
 
 class RowTransfer:
     """``transfer`` (a :class:`~.transfer.Transfer` of the finest level) on the row-layout fields of ``fields``
-    (a WilsonFields): its basis as a :class:`~hpcmix.fields.full.FullBlock`, built once."""
+    (a WilsonFields): its basis per parity in the kernels' order, and the aggregate tables, built once."""
 
     def __init__(self, transfer, fields):
         self.transfer, self.n_vec = transfer, transfer.n_vec
@@ -49,7 +49,6 @@ class RowTransfer:
                                                      backend).local
         #: per parity, the basis in the order the kernels stream it: [G, R, n_vec, 24, Xh]
         self.basis = [backend.asarray(r[t[0]]) for r, t in zip(rows, self.tables)]
-        self.backend = backend
         self._inner, self._lincomb = backend.kernel("aggregate_inner"), backend.kernel("aggregate_lincomb")
 
     def restrict(self, x):
@@ -74,4 +73,3 @@ class RowTransfer:
         if not precision.has_norm:
             return self.prolong(c, space.new(precision))
         return space.convert(self.prolong(c, space.new(self.precision)), precision)
-
