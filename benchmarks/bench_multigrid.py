@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from hpcmix.backends import DEFAULT_BACKEND, load_backend
+from hpcmix.backends import DEFAULT_BACKEND, blas_threads, load_backend
 from hpcmix.fields import GaugeField
 from hpcmix.io.milc import MILCGaugeFormat
 from hpcmix.lattice import Lattice
@@ -162,14 +162,13 @@ def main(argv=None):
         print(f"bench_multigrid: configuration not found ({args.gauge}; set HPCMIX_SHARED_DATA or --gauge) or "
               f"--size {args.size} not a multiple of 8", file=sys.stderr)
         return 2
-    print(f"# hpcmix multigrid benchmark\n\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"numpy {np.__version__}, backend {args.backend}, {args.size}^4, c_sw {args.csw}, block {args.block}, "
-          f"n_vec {args.n_vec}, second coarsening {args.level2}, coarsest {args.coarsest}, tol {args.tol}, "
-          f"outer GCR sloppy {args.sloppy}, null vectors' sloppy "
-          f"{args.null_precision}, smoothing {args.nu_pre} / {args.nu_post}; OPENBLAS_NUM_THREADS="
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', '(unset: set 1, the transfer is many small BLAS calls)')}\n")
-    gauge = load_gauge(args.gauge, args.size)
     backend = load_backend(get_registry(), args.backend)
+    print(f"# hpcmix multigrid benchmark\n\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"numpy {np.__version__}, backend {args.backend} ({backend.threads} thread(s)), {args.size}^4, c_sw "
+          f"{args.csw}, block {args.block}, n_vec {args.n_vec}, second coarsening {args.level2}, coarsest "
+          f"{args.coarsest}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
+          f"{args.null_precision}, smoothing {args.nu_pre} / {args.nu_post}; {blas_threads.describe()}\n")
+    gauge = load_gauge(args.gauge, args.size)
     rows = []
     for kappa in args.kappas:
         rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import reference
+from . import blas_threads, reference
 from .base import Backend, BackendUnavailable
 from ..fields.layout import EvenOddLayout
 from .kernels import aggregate, blas, coarse, faces, rowloop, staggered, wilson
@@ -60,6 +60,7 @@ class NumbaBackend(Backend):
 
     def __init__(self, local_rank=0):
         super().__init__(local_rank)
+        blas_threads.beside_backend()
         self.compile_seconds = 0.0
         self._compiled, self._first_call = {}, {}      # key -> compile it with SLP vectorization
         self.kernels = {name: getattr(self, name) for name in (       # the rest: the numpy reference

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from ..backends import blas_threads
 from ..dense import DenseFactorization, formats, generators, matrix_io
 from ..dense.refinement import METHODS
 from ..dense.solver import INNER_TOL, MAX_INNER, MAX_ITERS
@@ -238,10 +239,11 @@ class DenseSolveStage(Stage):
         cfg = self.normalize(cfg, validator, ctx.stage)
         A, what = self._matrix(cfg["matrix"], validator, ctx.stage)
         B = self._rhs(cfg["rhs"], A.shape[0], validator, ctx.stage)
-        f = DenseFactorization(A, cfg["factorization"], backend=ctx.backend, block_size=cfg["block_size"],
-                               registry=ctx.registry, what=what)
-        result = f.solve(B, cfg["refinement"], tol=cfg["tol"], max_iters=cfg["max_iters"],
-                         max_inner=cfg["max_inner"], inner_tol=cfg["inner_tol"], fallback=cfg["fallback"])
+        with blas_threads.sized(getattr(ctx.backend, "threads", 1)):     # the backend's threads idle meanwhile
+            f = DenseFactorization(A, cfg["factorization"], backend=ctx.backend, block_size=cfg["block_size"],
+                                   registry=ctx.registry, what=what)
+            result = f.solve(B, cfg["refinement"], tol=cfg["tol"], max_iters=cfg["max_iters"],
+                             max_inner=cfg["max_inner"], inner_tol=cfg["inner_tol"], fallback=cfg["fallback"])
         result.times = {**f.times, **result.times}
         info = {"n": A.shape[0], "nrhs": 1 if B.ndim == 1 else B.shape[1], "matrix": what,
                 "backend": f.backend.name, "solve_seconds": result.seconds}

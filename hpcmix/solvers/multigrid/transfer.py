@@ -12,9 +12,8 @@ P commutes with gamma5 (it never mixes chiralities). Fields here are canonical c
 ``[T, Z, Y, X, dofs]`` and coarse ``[Tc, Zc, Yc, Xc, 2 n_vec]``, with optional trailing axes for several
 vectors at once; arithmetic and sums in the basis's dtype: complex128 as built, complex64 in the copy :meth:`Transfer.at`
 gives a K-cycle below double. The block products are batched BLAS calls arranged so that
-the basis (as large as the null vectors) is never copied; a rank should run BLAS on one thread
-(``OPENBLAS_NUM_THREADS=1``, as the job scripts set it): these are small products per block, which a threaded
-BLAS slows down many times on a loaded machine.
+the basis (as large as the null vectors) is never copied; they are small products per block, which BLAS runs
+on one thread beside the numba backend's (:mod:`hpcmix.backends.blas_threads`).
 """
 
 import numpy as np
