@@ -154,9 +154,11 @@ def main(argv=None):
                     "iterations, about a quarter less time)")
     ap.add_argument("--null-precision", default="double", dest="null_precision",
                     help="sloppy precision of the setup's BiCGstab (the multigrid key null_precision)")
-    ap.add_argument("--nu-pre", type=int, default=0, dest="nu_pre", help="MR pre-smoothing steps (multigrid key nu_pre)")
+    ap.add_argument("--nu-pre", type=int, default=0, dest="nu_pre", help="pre-smoothing steps (multigrid key nu_pre)")
     ap.add_argument("--nu-post", type=int, default=4, dest="nu_post",
-                    help="MR post-smoothing steps (multigrid key nu_post)")
+                    help="post-smoothing steps (multigrid key nu_post)")
+    ap.add_argument("--smoother-kind", default="mr", choices=("mr", "gcr"), dest="smoother_kind",
+                    help="MR or GCR smoothing steps (multigrid key smoother_kind)")
     args = ap.parse_args(argv)
     if not args.gauge.is_file() or args.size % 8:
         print(f"bench_multigrid: configuration not found ({args.gauge}; set HPCMIX_SHARED_DATA or --gauge) or "
@@ -167,14 +169,16 @@ def main(argv=None):
           f"numpy {np.__version__}, backend {args.backend} ({backend.threads} thread(s)), {args.size}^4, c_sw "
           f"{args.csw}, block {args.block}, n_vec {args.n_vec}, second coarsening {args.level2}, coarsest "
           f"{args.coarsest}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
-          f"{args.null_precision}, smoothing {args.nu_pre} / {args.nu_post}; {blas_threads.describe()}\n")
+          f"{args.null_precision}, {args.smoother_kind} smoothing {args.nu_pre} / {args.nu_post}; "
+          f"{blas_threads.describe()}\n")
     gauge = load_gauge(args.gauge, args.size)
     rows = []
     for kappa in args.kappas:
         rows.append(row(gauge, kappa, args.csw, backend, args.tol, args.block, args.n_vec, gcr=args.gcr,
                         pyamg=args.pyamg and MPI.COMM_WORLD.size == 1 and importlib.util.find_spec("pyamg") is not None,
                         sloppy=args.sloppy, null_precision=args.null_precision, level2=args.level2,
-                        coarsest=args.coarsest, nu_pre=args.nu_pre, nu_post=args.nu_post))
+                        coarsest=args.coarsest, nu_pre=args.nu_pre, nu_post=args.nu_post,
+                        smoother_kind=args.smoother_kind))
         print(f"  kappa {kappa} done", file=sys.stderr, flush=True)
     print_table(rows)
     if args.level2:

@@ -34,7 +34,7 @@ from hpcmix.solvers.multigrid.coarse import pack, unpack
 from hpcmix.solvers.multigrid.coarsest import LU_MAX_DOF, DenseCoarsest, dense_matrix
 from hpcmix.solvers.multigrid.levels import WilsonLevel
 from hpcmix.solvers.multigrid.nullspace import near_null_vectors, random_vector
-from hpcmix.solvers.multigrid.smoother import EvenOddSmoother, mr_smooth
+from hpcmix.solvers.multigrid.smoother import SMOOTHERS, EvenOddSmoother, gcr_smooth, mr_smooth
 
 from lattice_helpers import global_random
 
@@ -260,14 +260,15 @@ TWO = [{"block": [2, 2, 2, 2], "n_vec": 8}]
 THREE = TWO + [{"block": [2, 2, 2, 2], "n_vec": 6}]
 
 
-@pytest.mark.parametrize("levels,smoother", [(TWO, "evenodd"), (TWO, "full"), (THREE, "evenodd")],
-                         ids=["2level", "2level-full-smoother", "3level"])
-def test_multigrid_gcr_converges_in_few_iterations(critical, backend, levels, smoother):
+@pytest.mark.parametrize("levels,smoother,kind", [(TWO, "evenodd", "mr"), (TWO, "full", "mr"), (THREE, "evenodd", "mr"),
+                                                 (TWO, "evenodd", "gcr"), (THREE, "full", "gcr")],
+                         ids=["2level", "2level-full-smoother", "3level", "2level-gcr", "3level-full-gcr"])
+def test_multigrid_gcr_converges_in_few_iterations(critical, backend, levels, smoother, kind):
     d, b = critical
     f = d.on_backend(backend)
     B = f.import_field(b)
     plain = GCR(tol=1e-10, nkrylov=16, maxiter=2000).solve(f.operator(), B)
-    mg = Multigrid(levels=levels, smoother=smoother, setup_maxiter=30)
+    mg = Multigrid(levels=levels, smoother=smoother, smoother_kind=kind, setup_maxiter=30)
     mg.setup(f)
     res = GCR(tol=1e-10, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), B)
     assert res.converged and true_residual(d, f, b, res.x) <= 1e-10
@@ -365,8 +366,9 @@ def test_multigrid_without_setup_says_so(critical, backend):
         GCR(preconditioner=Multigrid()).solve(f.operator(), f.import_field(b))
 
 
+@pytest.mark.parametrize("steps", ["mr", "gcr"])
 @pytest.mark.parametrize("kind", ["evenodd", "full"])
-def test_smoothers_keep_the_true_residual(critical, backend, kind):
+def test_smoothers_keep_the_true_residual(critical, backend, kind, steps):
     """After a smoothing pass from e = 0, s = r, the residual the smoother hands on is r - M e (the even-odd
     smoother's is its iterated Schur residual on even sites and 0 on odd ones), and it has shrunk."""
     d, b = critical
@@ -374,11 +376,36 @@ def test_smoothers_keep_the_true_residual(critical, backend, kind):
     op = f.operator()
     r = f.import_field(b)
     e, s = op.space.zeros_like(r), op.space.copy(r)
-    smooth = EvenOddSmoother(f) if kind == "evenodd" else mr_smooth
+    smooth = EvenOddSmoother(f, SMOOTHERS[steps]) if kind == "evenodd" else SMOOTHERS[steps]
     smooth(op, e, s, 3, 0.85)
     expected = b - d.M(f.export_field(e))
     assert rel(f.export_field(s), expected) < 1e-12
     assert np.linalg.norm(expected) < 0.9 * np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 6])
+def test_gcr_smoothing_is_the_minimal_residual_over_its_krylov_space(setup, steps):
+    """k GCR steps on the coarse operator leave the residual of least norm over s + A K_k(A, s) (dense least
+    squares on the Krylov basis), with e consistent with it (s_k = s - A e); one step is MR without
+    over-relaxation, and more steps never leave a larger residual."""
+    _, h = setup
+    op = h.levels[0].coarse
+    r = coarse_random(h.levels[0], 21)
+    e, s = np.zeros_like(r), r.copy()
+    assert gcr_smooth(op, e, s, steps) == steps
+    K = [r]
+    for _ in range(steps - 1):
+        K.append(op(K[-1]))
+    AK = np.stack([op(v).ravel() for v in K], axis=1)
+    y = np.linalg.lstsq(AK, r.ravel(), rcond=None)[0]
+    best = r.ravel() - AK @ y
+    assert rel(s.ravel(), best) < 1e-8
+    assert rel(s, r - op(e)) < 1e-12
+    e_mr, s_mr = np.zeros_like(r), r.copy()
+    mr_smooth(op, e_mr, s_mr, steps, 1.0)
+    if steps == 1:
+        assert rel(s, s_mr) < 1e-12
+    assert np.linalg.norm(s) <= np.linalg.norm(s_mr) * (1 + 1e-12)
 
 
 # ---- the coarsest level by the dense LU with iterative refinement -------------------------------------

@@ -9,7 +9,7 @@ the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag
 itself preconditioned by the K-cycle of level l + 1 where there is one (a K-cycle: a Krylov solve wraps each
 coarser level); on the coarsest level by GCR or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to
 ``coarse_tol`` (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
-(:mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
+or GCR (``smoother_kind``, :mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
 default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's
 preconditioner, K changes from one application to the next, which flexible GCR allows; convergence is judged by
 the outer GCR on the true residual.
@@ -35,7 +35,7 @@ from .hierarchy import Hierarchy
 from .levels import WilsonLevel
 from .persistence import operator_identity, write_setup
 from .reuse import choose
-from .smoother import EvenOddSmoother, mr_smooth
+from .smoother import SMOOTHERS, EvenOddSmoother
 
 COARSE_PRECISIONS = {"double": DOUBLE, "single": SINGLE, "half": HALF}
 #: ``setup = {...}``: persistence and reuse of the setup.
@@ -76,7 +76,8 @@ class KCycle(Solver):
                 level.stats.update(coarsest="gcr")
         self.level = level
         evenodd = index == 0 and mg.smoother == "evenodd"
-        self.smooth = EvenOddSmoother(level.fine.fields) if evenodd else mr_smooth
+        steps = SMOOTHERS[mg.smoother_kind]
+        self.smooth = EvenOddSmoother(level.fine.fields, steps) if evenodd else steps
 
     def solve(self, op, r, x0=None):
         t0 = time.perf_counter()
@@ -129,9 +130,12 @@ class Multigrid(Solver):
                         "{block = [bx, by, bz, bt], n_vec = n}", check=check_levels),
         "nu_pre": Param(int, 0, "MR pre-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
         "nu_post": Param(int, 4, "MR post-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
-        "smoother": Param(str, "evenodd", "MR smoothing of the finest level on the even-odd Schur system or on the "
+        "smoother": Param(str, "evenodd", "smoothing of the finest level on the even-odd Schur system or on the "
                           "full system", choices=("evenodd", "full")),
-        "omega": Param(float, 0.85, "MR over-relaxation of the smoother",
+        "smoother_kind": Param(str, "mr", "the smoothing steps: MR (over-relaxed by omega) or GCR without restart "
+                               "(stronger where the spectrum surrounds the origin, near and past the critical "
+                               "kappa; its orthogonalization costs more per step)", choices=("mr", "gcr")),
+        "omega": Param(float, 0.85, "MR over-relaxation of the smoother (MR only)",
                        check=lambda v: None if 0 < v < 2 else "must lie in (0, 2)"),
         "coarse_tol": Param(float, 0.25, "relative residual of each coarse solve (GCR, or the coarsest LU's refinement)",
                             check=lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
@@ -153,15 +157,15 @@ class Multigrid(Solver):
         "setup": Param(Table(SETUP_FILES), None, "persistence of the setup: {save = path, load = path, refresh = N}"),
     }
 
-    def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", omega=0.85, coarse_tol=0.25,
-                 coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
+    def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", smoother_kind="mr", omega=0.85,
+                 coarse_tol=0.25, coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
                  null_precision="double", seed=0, coarsest="auto", setup=None, **kw):
         levels = levels if levels is not None else self.params["levels"].default
         problem = check_levels(levels)
         if problem:
             raise DeckError(problem, key="levels")
-        super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother, omega=omega,
-                         coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
+        super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother,
+                         smoother_kind=smoother_kind, omega=omega, coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
                          coarse_precision=coarse_precision, setup_tol=setup_tol, setup_maxiter=setup_maxiter,
                          null_precision=null_precision, seed=seed, coarsest=coarsest, **kw)
         self.files = dict(setup or {})        # not self.setup: that is the method
