@@ -39,10 +39,11 @@ def dirac(lattice):
     return WilsonDirac(GaugeField.weak(lattice, 9, 0.5), kappa_to_mass(0.15), boundary=(1, -1, 1, -1), csw=1.0)
 
 
-def solve(lattice, b, setup=None):
-    """(multigrid, the MG-GCR result with the solution as a canonical local array); ``setup``: its files."""
+def solve(lattice, b, setup=None, **keys):
+    """(multigrid, the MG-GCR result with the solution as a canonical local array); ``setup``: its files;
+    ``keys``: further multigrid keys."""
     f = dirac(lattice).on_backend(NumbaBackend())
-    mg = Multigrid(levels=LEVELS, setup_maxiter=20, setup=setup)
+    mg = Multigrid(levels=LEVELS, setup_maxiter=20, setup=setup, **keys)
     mg.setup(f)
     res = GCR(tol=TOL, nkrylov=16, maxiter=200, preconditioner=mg).solve(f.operator(), f.import_field(b))
     res.x = f.export_field(res.x)
@@ -155,3 +156,18 @@ def test_setup_saved_on_the_grid_loads_on_one_rank(serial, folder, index):
     for level, level1 in zip(mg.hierarchy.levels, mg1.hierarchy.levels):
         assert same_coarse(level.coarse, level1.coarse, 1e-15)
     assert res1.converged and same_solve(res, res1, lattice, 1e-11)
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("index", range(2))
+def test_gcr_smoothing_agrees_with_one_rank(serial, folder, index):
+    """GCR smoothing steps (global inner products on the fine and the coarse levels) from the one-rank setup:
+    the same outer iterations and solution to rounding on the process grid as on one rank."""
+    if index >= len(grids()):
+        pytest.skip("no such grid at this size")
+    b, _ = serial
+    load = {"load": str(folder / "serial0.h5")}
+    _, res1 = solve(Lattice(DIMS, comm=MPI.COMM_SELF), b, load, smoother_kind="gcr", nu_post=6)
+    lattice = Lattice(DIMS, grids()[index])
+    _, res = solve(lattice, lattice.scatter(b), load, smoother_kind="gcr", nu_post=6)
+    assert res.converged and res.true_residual <= TOL and same_solve(res, res1, lattice, 1e-11)

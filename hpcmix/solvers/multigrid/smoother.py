@@ -46,16 +46,15 @@ def mr_smooth(op, e, s, steps, omega):
 
 def gcr_smooth(op, e, s, steps, omega=None):
     """``steps`` GCR steps on (e, s), in place (module doc; classical Gram-Schmidt against the mutually
-    orthogonal q_i, one fused pass for q and one for p); returns the operator applications."""
+    orthogonal q_i, in fused passes); returns the operator applications."""
     sp = op.space
     ps, qs, qq, alphas = [], [], [], []
     for _ in range(steps):
         p = sp.copy(s)
         q = op(p)
-        if qs:
-            minus = [-sp.inner(qi, q) / qqi for qi, qqi in zip(qs, qq)]
-            sp.lincomb(q, (1.0, *minus), (q, *qs))
-            sp.lincomb(p, (1.0, *minus), (p, *ps))
+        minus = [-sp.inner(qi, q) / qqi for qi, qqi in zip(qs, qq)]
+        add_combination(sp, q, minus, qs)
+        add_combination(sp, p, minus, ps)
         q2 = sp.norm2(q)
         if q2 == 0:                        # s = 0 or A p in the span of the earlier q: nothing left to gain
             break
@@ -65,9 +64,15 @@ def gcr_smooth(op, e, s, steps, omega=None):
         qs.append(q)
         qq.append(q2)
         alphas.append(alpha)
-    if ps:
-        sp.lincomb(e, (1.0, *alphas), (e, *ps))
+    add_combination(sp, e, alphas, ps)
     return steps
+
+
+def add_combination(sp, out, coeffs, fields, fused=3):
+    """out += sum_i c_i f_i, ``fused`` fields per pass (the backend compiles a kernel per number of inputs: a
+    few arities serve every number of steps)."""
+    for i in range(0, len(fields), fused):
+        sp.lincomb(out, (1.0, *coeffs[i:i + fused]), (out, *fields[i:i + fused]))
 
 
 SMOOTHERS = {"mr": mr_smooth, "gcr": gcr_smooth}
