@@ -34,7 +34,7 @@ from hpcmix.solvers.multigrid.coarse import pack, unpack
 from hpcmix.solvers.multigrid.coarsest import LU_MAX_DOF, DenseCoarsest, dense_matrix
 from hpcmix.solvers.multigrid.levels import WilsonLevel
 from hpcmix.solvers.multigrid.nullspace import near_null_vectors, random_vector
-from hpcmix.solvers.multigrid.smoother import SMOOTHERS, EvenOddSmoother, gcr_smooth, mr_smooth
+from hpcmix.solvers.multigrid.smoother import SMOOTHERS, EvenOddSmoother, GCRSmoother, mr_smooth
 
 from lattice_helpers import global_random
 
@@ -376,7 +376,7 @@ def test_smoothers_keep_the_true_residual(critical, backend, kind, steps):
     op = f.operator()
     r = f.import_field(b)
     e, s = op.space.zeros_like(r), op.space.copy(r)
-    smooth = EvenOddSmoother(f, SMOOTHERS[steps]) if kind == "evenodd" else SMOOTHERS[steps]
+    smooth = EvenOddSmoother(f, SMOOTHERS[steps]()) if kind == "evenodd" else SMOOTHERS[steps]()
     smooth(op, e, s, 3, 0.85)
     expected = b - d.M(f.export_field(e))
     assert rel(f.export_field(s), expected) < 1e-12
@@ -392,7 +392,7 @@ def test_gcr_smoothing_is_the_minimal_residual_over_its_krylov_space(setup, step
     op = h.levels[0].coarse
     r = coarse_random(h.levels[0], 21)
     e, s = np.zeros_like(r), r.copy()
-    assert gcr_smooth(op, e, s, steps) == steps
+    assert GCRSmoother()(op, e, s, steps) == steps
     K = [r]
     for _ in range(steps - 1):
         K.append(op(K[-1]))

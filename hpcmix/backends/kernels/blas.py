@@ -173,13 +173,20 @@ def reduce_source(a_fixed, b_fixed):
 
 def block_lincomb_source(in_fixed, out_fixed, accumulate):
     """``kernel(out, outn, v, vn, cr, ci, scale, partial)``: out = sum_iv (cr_iv + i ci_iv) v[iv] (+ out) over
-    the fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations."""
+    the fields of a block ``v[n, row, k, xh]``, in :func:`lincomb_source`'s order of operations (each component
+    starts from out or 0 and adds the terms iv = 0, 1, ..); field by field within a row, so that each field's
+    row is read contiguously."""
     L = HEADER + ["def kernel(out, outn, v, vn, cr, ci, scale, partial):",
                   "    nrows, nc, xh = partial.shape[0], out.shape[1], out.shape[2]"]
     L += _combination_loop(out_fixed, accumulate)
-    L += ["                for iv in range(v.shape[0]):"]
+    L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi",
+          "        for iv in range(v.shape[0]):",
+          "            for j in range(nc // 2):",
+          "                for l in range(xh):",
+          "                    vr = wk[2 * j, l]",
+          "                    vi = wk[2 * j + 1, l]"]
     L += ["                    " + s for s in combination_term("v", in_fixed, "cr[iv]", "ci[iv]", "iv, row")]
-    L += ["                wk[2 * j, l] = vr", "                wk[2 * j + 1, l] = vi"]
+    L += ["                    wk[2 * j, l] = vr", "                    wk[2 * j + 1, l] = vi"]
     L += _store(out_fixed, False)
     L += ["        partial[row] = acc"]
     return "\n".join(blocked(L)) + "\n"
@@ -187,21 +194,21 @@ def block_lincomb_source(in_fixed, out_fixed, accumulate):
 
 def block_reduce_source(a_fixed, b_fixed):
     """``kernel(a, an, b, bn, pre, pim)``: per field iv of the block ``a[n, row, k, xh]`` and row, sum
-    conj(a[iv]) b into ``pre[iv, row]``, ``pim[iv, row]`` (b streamed once for all iv)."""
+    conj(a[iv]) b into ``pre[iv, row]``, ``pim[iv, row]``, field by field within a row (b's row, read once from
+    memory, is reused from cache; each field's row is read contiguously)."""
     L = HEADER + ["def kernel(a, an, b, bn, pre, pim):",
                   "    n, nrows, nc, xh = a.shape[0], pre.shape[1], a.shape[2], a.shape[3]",
                   "    for row in prange(nrows):",
-                  "        sr = np.zeros(n)",
-                  "        si = np.zeros(n)",
-                  "        for j in range(nc // 2):",
-                  "            for l in range(xh):"]
-    L += ["                " + s for s in product_load(b_fixed)]
-    L += ["                for iv in range(n):"]
-    L += ["                    " + s for s in product_add(a_fixed, "iv, row", "sr[iv]", "si[iv]")]
-    L += ["        for iv in range(n):",
-          "            pre[iv, row] = sr[iv]",
-          "            pim[iv, row] = si[iv]"]
-    return "\n".join(blocked(L)) + "\n"
+                  "        for iv in range(n):",
+                  "            sr = 0.0",
+                  "            si = 0.0",
+                  "            for j in range(nc // 2):",
+                  "                for l in range(xh):"]
+    L += ["                    " + s for s in product_load(b_fixed)]
+    L += ["                    " + s for s in product_add(a_fixed, "iv, row")]
+    L += ["            pre[iv, row] = sr",
+          "            pim[iv, row] = si"]
+    return "\n".join(L) + "\n"
 
 
 def site_blocks_source(in_fixed, out_fixed):

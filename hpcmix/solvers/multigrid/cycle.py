@@ -76,7 +76,7 @@ class KCycle(Solver):
                 level.stats.update(coarsest="gcr")
         self.level = level
         evenodd = index == 0 and mg.smoother == "evenodd"
-        steps = SMOOTHERS[mg.smoother_kind]
+        steps = SMOOTHERS[mg.smoother_kind]()
         self.smooth = EvenOddSmoother(level.fine.fields, steps) if evenodd else steps
 
     def solve(self, op, r, x0=None):

@@ -5,7 +5,7 @@ step, none to start):
 
     alpha = omega <A s, s> / <A s, A s>,   e += alpha s,   s -= alpha A s.
 
-``gcr_smooth``: GCR without restart (QUDA's GCR smoother; omega unused), the residual minimized over the whole
+:class:`GCRSmoother`: GCR without restart (QUDA's GCR smoother; omega unused), the residual minimized over the whole
 Krylov space of its steps rather than along the last direction only:
 
     p_k = s_k,  q_k = A p_k - sum_{i<k} beta_i q_i,  p_k -= sum_{i<k} beta_i p_i,  beta_i = <q_i, A p_k> / <q_i, q_i>,
@@ -27,6 +27,8 @@ Inside a preconditioner the iterated residual s is only passed on (to the coarse
 convergence is claimed from it. Fields and arithmetic in the precision of the operator and fields given.
 """
 
+import numpy as np
+
 from ...precision import DOUBLE
 
 
@@ -44,38 +46,51 @@ def mr_smooth(op, e, s, steps, omega):
     return steps
 
 
-def gcr_smooth(op, e, s, steps, omega=None):
-    """``steps`` GCR steps on (e, s), in place (module doc; classical Gram-Schmidt against the mutually
-    orthogonal q_i, in fused passes); returns the operator applications."""
-    sp = op.space
-    ps, qs, qq, alphas = [], [], [], []
-    for _ in range(steps):
-        p = sp.copy(s)
-        q = op(p)
-        minus = [-sp.inner(qi, q) / qqi for qi, qqi in zip(qs, qq)]
-        add_combination(sp, q, minus, qs)
-        add_combination(sp, p, minus, ps)
-        q2 = sp.norm2(q)
-        if q2 == 0:                        # s = 0 or A p in the span of the earlier q: nothing left to gain
-            break
-        alpha = sp.inner(q, s) / q2
-        sp.caxpy(-alpha, q, s)
-        ps.append(p)
-        qs.append(q)
-        qq.append(q2)
-        alphas.append(alpha)
-    add_combination(sp, e, alphas, ps)
-    return steps
+class GCRSmoother:
+    """GCR smoothing steps (module doc) on (e, s), in place. The steps' p and q are kept in two blocks of the
+    operator's space (:mod:`hpcmix.fields.block`; ``steps`` fields each in the operator's precision, allocated
+    on the first call for a space and kept), so that classical Gram-Schmidt against the mutually orthogonal
+    q_i is one ``block_inner`` and two ``block_lincomb`` passes whatever the step, and the final update of e
+    one more."""
+
+    def __init__(self):
+        self._blocks = {}
+
+    def _pair(self, sp, precision, steps):
+        key = (id(sp), precision.name, steps)
+        if key not in self._blocks or self._blocks[key][0] is not sp:
+            self._blocks[key] = (sp, sp.block(steps, precision), sp.block(steps, precision))
+        return self._blocks[key][1:]
+
+    def __call__(self, op, e, s, steps, omega=None):
+        """``steps`` GCR steps (``omega`` unused); returns the operator applications."""
+        if steps == 0:
+            return 0
+        sp = op.space
+        P, Q = self._pair(sp, op.precision, steps)
+        qq, alphas = np.zeros(steps), []
+        for k in range(steps):
+            p = P.store(k, 1.0, s)
+            q = op(p)
+            if k:
+                beta = sp.block_inner(Q.head(k), q) / qq[:k]
+                sp.block_lincomb(q, -beta, Q.head(k), accumulate=True)
+                sp.block_lincomb(p, -beta, P.head(k), accumulate=True)
+            q2 = sp.norm2(q)
+            if q2 == 0:                    # s = 0 or A p in the span of the earlier q: nothing left to gain
+                break
+            alpha = sp.inner(q, s) / q2
+            sp.caxpy(-alpha, q, s)
+            Q.store(k, 1.0, q)
+            qq[k] = q2
+            alphas.append(alpha)
+        if alphas:
+            sp.block_lincomb(e, alphas, P.head(len(alphas)), accumulate=True)
+        return steps
 
 
-def add_combination(sp, out, coeffs, fields, fused=3):
-    """out += sum_i c_i f_i, ``fused`` fields per pass (the backend compiles a kernel per number of inputs: a
-    few arities serve every number of steps)."""
-    for i in range(0, len(fields), fused):
-        sp.lincomb(out, (1.0, *coeffs[i:i + fused]), (out, *fields[i:i + fused]))
-
-
-SMOOTHERS = {"mr": mr_smooth, "gcr": gcr_smooth}
+#: The smoothers by ``smoother_kind``: factories of the step functions ``f(op, e, s, steps, omega)``.
+SMOOTHERS = {"mr": lambda: mr_smooth, "gcr": GCRSmoother}
 
 
 class EvenOddSmoother:
