@@ -119,9 +119,8 @@ def test_gpu_and_cpu_faces_site_and_block_kernels_compile_the_same_statements():
         in_order(blas.combination_term("v", fx, "cr[iv]", "ci[iv]", "iv, row"), blas.block_lincomb_source(fx, fx, True),
                  sources.block_lincomb_source(fx, fx, True, 24))
         in_order(blas.product_term(fx, True), blas.reduce_source(fx, True), sources.reduce_source(fx, True))
-        in_order(blas.product_load(True) + blas.product_add(fx, "iv, row", "sr[iv]", "si[iv]"),
-                 blas.block_reduce_source(fx, True))
-        in_order(blas.product_load(True) + blas.product_add(fx, "iv, row"), sources.block_reduce_source(fx, True))
+        in_order(blas.product_load(True) + blas.product_add(fx, "iv, row"), blas.block_reduce_source(fx, True),
+                 sources.block_reduce_source(fx, True))
 
 
 def _nothing(a):
