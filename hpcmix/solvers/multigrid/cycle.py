@@ -8,9 +8,10 @@ One application z = K r at level l (operator A_l, transfer P_l, coarse operator 
 the coarse system is solved by flexible GCR in ``coarse_precision`` (P and P^dag in its compute dtype too),
 itself preconditioned by the K-cycle of level l + 1 where there is one (a K-cycle: a Krylov solve wraps each
 coarser level); on the coarsest level by GCR or, with ``coarsest = "lu"``, by the dense fp32 LU with iterative refinement to
-``coarse_tol`` (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs). The smoother is MR
-or GCR (``smoother_kind``, :mod:`.smoother`): on the even-odd Schur system of the finest level with ``smoother = "evenodd"`` (the
-default), on the full system with "full"; on coarse levels always on the full coarse system. Used as GCR's
+``coarse_tol`` (:mod:`.coarsest`; ``"auto"``, the default: the LU up to :data:`~.coarsest.LU_MAX_DOF` global dofs).
+The smoother is MR or GCR (``smoother_kind``, :mod:`.smoother`): on the even-odd Schur system of the finest level
+with ``smoother = "evenodd"`` (the default), on the full system with "full"; on coarse levels always on the full
+coarse system. Used as GCR's
 preconditioner, K changes from one application to the next, which flexible GCR allows; convergence is judged by
 the outer GCR on the true residual.
 
@@ -128,8 +129,8 @@ class Multigrid(Solver):
     params = {
         "levels": Param(ListOf(dict), [{"block": [4, 4, 4, 4], "n_vec": 24}], "coarsenings, finest first: tables "
                         "{block = [bx, by, bz, bt], n_vec = n}", check=check_levels),
-        "nu_pre": Param(int, 0, "MR pre-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
-        "nu_post": Param(int, 4, "MR post-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
+        "nu_pre": Param(int, 0, "pre-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
+        "nu_post": Param(int, 4, "post-smoothing steps", check=lambda v: None if v >= 0 else "must be >= 0"),
         "smoother": Param(str, "evenodd", "smoothing of the finest level on the even-odd Schur system or on the "
                           "full system", choices=("evenodd", "full")),
         "smoother_kind": Param(str, "mr", "the smoothing steps: MR (over-relaxed by omega) or GCR without restart "
@@ -158,14 +159,15 @@ class Multigrid(Solver):
     }
 
     def __init__(self, levels=None, nu_pre=0, nu_post=4, smoother="evenodd", smoother_kind="mr", omega=0.85,
-                 coarse_tol=0.25, coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6, setup_maxiter=20,
-                 null_precision="double", seed=0, coarsest="auto", setup=None, **kw):
+                 coarse_tol=0.25, coarse_maxiter=100, coarse_nkrylov=16, coarse_precision="single", setup_tol=5e-6,
+                 setup_maxiter=20, null_precision="double", seed=0, coarsest="auto", setup=None, **kw):
         levels = levels if levels is not None else self.params["levels"].default
         problem = check_levels(levels)
         if problem:
             raise DeckError(problem, key="levels")
         super().__init__(levels=levels, nu_pre=nu_pre, nu_post=nu_post, smoother=smoother,
-                         smoother_kind=smoother_kind, omega=omega, coarse_tol=coarse_tol, coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
+                         smoother_kind=smoother_kind, omega=omega, coarse_tol=coarse_tol,
+                         coarse_maxiter=coarse_maxiter, coarse_nkrylov=coarse_nkrylov,
                          coarse_precision=coarse_precision, setup_tol=setup_tol, setup_maxiter=setup_maxiter,
                          null_precision=null_precision, seed=seed, coarsest=coarsest, **kw)
         self.files = dict(setup or {})        # not self.setup: that is the method
