@@ -26,12 +26,17 @@ def user_sized():
     return next((v for v in USER_VARIABLES if v in os.environ), None)
 
 
+def _threadpoolctl():
+    """threadpoolctl, with scipy's BLAS loaded beside numpy's (so that both are seen and sized)."""
+    import scipy.linalg  # noqa: F401
+    import threadpoolctl
+    return threadpoolctl
+
+
 def _limiter(threads):
     """threadpoolctl's limiter of every loaded BLAS (numpy's and scipy's) to ``threads`` (applied at once; a
     context manager that restores the previous sizes)."""
-    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so that it is sized too)
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=threads, user_api="blas")
+    return _threadpoolctl().threadpool_limits(limits=threads, user_api="blas")
 
 
 _beside = False
@@ -55,8 +60,7 @@ def sized(threads):
 
 def describe():
     """The BLAS pools' sizes and who set them, for a benchmark's header."""
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_info
-    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info() if p["user_api"] == "blas")
+    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in _threadpoolctl().threadpool_info()
+                      if p["user_api"] == "blas")
     who = user_sized()
     return f"BLAS threads {pools or 'none'} ({f'{who}={os.environ[who]}' if who else 'hpcmix'})"

@@ -110,11 +110,10 @@ def product_load(b_fixed):
     return [f"vr = {load('b', b_fixed, '2 * j')}", f"vi = {load('b', b_fixed, '2 * j + 1')}"]
 
 
-def product_add(a_fixed, at="row", sr="sr", si="si"):
-    """Statements adding conj(a) (vr + i vi) of complex component j, a at (``at``, l), to (``sr``, ``si``),
-    float64."""
+def product_add(a_fixed, at="row"):
+    """Statements adding conj(a) (vr + i vi) of complex component j, a at (``at``, l), to (sr, si), float64."""
     return [f"ur = {load('a', a_fixed, '2 * j', at)}", f"ui = {load('a', a_fixed, '2 * j + 1', at)}",
-            f"{sr} += ur * vr + ui * vi", f"{si} += ur * vi - ui * vr"]
+            "sr += ur * vr + ui * vi", "si += ur * vi - ui * vr"]
 
 
 def product_term(a_fixed, b_fixed, at="row"):
