@@ -11,6 +11,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from ..errors import HpcmixError
+from . import host_memory
 
 
 class BackendUnavailable(HpcmixError):
@@ -110,7 +111,9 @@ class Backend:
 
 
 def load_backend(registry, name, local_rank=0):
-    """Instantiate the registered backend ``name``; an unknown or unavailable one is an error."""
+    """Instantiate the registered backend ``name``; an unknown or unavailable one is an error. Loading one keeps
+    freed host memory for reuse from then on (:mod:`.host_memory`)."""
+    host_memory.keep_freed_memory()
     cls = registry.lookup("backends", name)
     try:
         return cls(local_rank=local_rank)
