@@ -10,6 +10,11 @@ Per kappa, on the backend's fields (default numba):
   GCR to 0.25 in single) as the preconditioner of flexible GCR in double on the full M: setup seconds, outer
   iterations, coarse iterations, solve seconds, and the time per right-hand side with the setup amortized over
   ``--rhs`` (12: a propagator);
+- the fine-lattice work of each: MG's applications of M on the fine lattice (the smoothing steps, each K-cycle's
+  residual update and each outer GCR iteration; an even-odd smoothing pass's Schur steps and its prepare and
+  reconstruct hops counted as one M each, in the K-cycle's precision) against double-half CG's (two Schur
+  operators per iteration, one M each, in half): where MG's fine work alone nears half of CG's, no coarse
+  solve, transfer or setup however fast makes MG 2x faster than CG;
 - plain GCR (nkrylov 32) on the full M: iterations and seconds (``--no-gcr`` leaves it out);
 - even-odd CG on the normal equations of the Schur complement, double and double-half (reliable updates);
 - PyAMG (where it imports; one process): smoothed aggregation (``symmetry = "hermitian"``) as the
@@ -32,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from hpcmix.backends import DEFAULT_BACKEND, blas_threads, load_backend
+from hpcmix.backends import DEFAULT_BACKEND, blas_threads, host_memory, load_backend
 from hpcmix.fields import GaugeField
 from hpcmix.io.milc import MILCGaugeFormat
 from hpcmix.lattice import Lattice
@@ -93,6 +98,7 @@ def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs
     res, out["mg_s"] = timed(lambda: outer.solve(op, bf), backend)
     stats = mg.hierarchy.levels[0].stats
     out.update(mg_its=res.iterations, coarse_its=stats["coarse_iterations"], mg_res=true_res(res.x),
+               mg_fine_applications=stats["operator_applications"] + res.iterations,
                mg_per_rhs_s=out["mg_s"] + out["setup_s"] / rhs, levels=[
                    {k: lev.stats.get(k) for k in ("coarsest", "coarse_iterations", "coarse_seconds",
                                                   "coarsest_setup_seconds")} for lev in mg.hierarchy.levels])
@@ -101,7 +107,8 @@ def row(gauge, kappa, csw, backend, tol=1e-10, block=(4, 2, 2, 2), n_vec=24, rhs
         out.update(gcr_its=res.iterations, gcr_res=true_res(res.x))
     for name, solver in (("cg", CG(tol=tol)), ("cg_half", CG(tol=tol, sloppy="half"))):
         res, out[f"{name}_s"] = timed(lambda solver=solver: EvenOdd(solver)(fields).solve(bf), backend)
-        out.update({f"{name}_its": res.iterations, f"{name}_res": true_res(res.x)})
+        out.update({f"{name}_its": res.iterations, f"{name}_res": true_res(res.x),
+                    f"{name}_fine_applications": 2 * res.iterations})
     if pyamg:
         out.update(pyamg_row(dirac, b, tol))
     return out
@@ -136,6 +143,12 @@ def print_table(rows):
         print(f"| {r['kappa']} | {r['setup_s']:.1f} | {r['mg_its']} | {r['coarse_its']} | {r['mg_s']:.1f} | "
               f"{r['mg_per_rhs_s']:.1f} | {gcr} | {r['cg_its']} | {r['cg_s']:.1f} | {r['cg_half_its']} | "
               f"{r['cg_half_s']:.1f} | {amg} |")
+    print("\nFine-lattice work per right-hand side (applications of M; module doc):\n")
+    print("| kappa | MG: fine M applications | per outer iteration | double-half CG: M applications | MG / CG |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in rows:
+        mg, cg = r["mg_fine_applications"], r["cg_half_fine_applications"]
+        print(f"| {r['kappa']} | {mg} | {mg / r['mg_its']:.1f} | {cg} | {mg / cg:.2f} |")
 
 
 def main(argv=None):
@@ -173,7 +186,7 @@ def main(argv=None):
           f"{args.csw}, block {args.block}, n_vec {args.n_vec}, second coarsening {args.level2}, coarsest "
           f"{args.coarsest}, tol {args.tol}, outer GCR sloppy {args.sloppy}, null vectors' sloppy "
           f"{args.null_precision}, {args.smoother_kind} smoothing {args.nu_pre} / {args.nu_post}; "
-          f"{blas_threads.describe()}\n")
+          f"{blas_threads.describe()}; {host_memory.describe()}\n")
     gauge = load_gauge(args.gauge, args.size)
     rows = []
     for kappa in args.kappas:
