@@ -18,8 +18,11 @@ def test_low_spectrum_of_the_free_wilson_operator():
     pytest.importorskip("scipy")
     mass = 0.1
     dirac = WilsonDirac(GaugeField.unit(Lattice([4, 4, 4, 4])), mass, (1, 1, 1, -1))
-    lam, sigma = benchmark("spectrum").low_spectrum(dirac)
+    bench = benchmark("spectrum")
+    lam, sigma = bench.lowest_eigenvalue(dirac), bench.sigma_min(dirac)
     p_t = np.pi / 4
     expected = complex(mass + 1 - np.cos(p_t), np.sin(p_t))
     assert lam.real == pytest.approx(expected.real, abs=1e-6) and abs(lam.imag) == pytest.approx(expected.imag, abs=1e-6)
     assert sigma == pytest.approx(abs(expected), abs=1e-6)
+    heavier = WilsonDirac(GaugeField.unit(Lattice([4, 4, 4, 4])), mass + 0.2, (1, 1, 1, -1))
+    assert bench.lowest_eigenvalue(heavier).real == pytest.approx(lam.real + 0.2, abs=1e-6)   # the shift main uses

@@ -30,8 +30,11 @@ TRIM_THRESHOLD = 2 ** 31 - 1                   # mallopt takes an int: 2 GiB
 
 
 def _numpy_advice(enabled):
-    """Set numpy's huge-page advice; returns the previous setting."""
-    from numpy._core import multiarray
+    """Set numpy's huge-page advice; returns the previous setting (numpy >= 2: numpy._core; 1.x: numpy.core)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:
+        from numpy.core import multiarray
     return multiarray._set_madvise_hugepage(enabled)
 
 
@@ -55,7 +58,7 @@ def keep_freed_memory():
         else:
             libc = ctypes.CDLL(ctypes.util.find_library("c"))
             kept = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
-            malloc_state = "freed blocks kept" if kept else "mallopt refused: unchanged"
+            malloc_state = "freed blocks kept" if kept else "mallopt refused (glibc's defaults, in part or whole)"
         _state = f"host memory: numpy huge-page advice {numpy_state}, malloc {malloc_state}"
     return _state
 
